@@ -1,0 +1,87 @@
+/* alloc.h — the malloc and free fast paths, inlined into the API wrappers
+ * (hakmem.c) and the interposer (malloc.c).
+ *
+ * malloc of a tiny size: class by table, pop the thread's tls_sll, return.
+ * free of a block by the thread that owns its span: registry load, span
+ * lookup, owner compare, block-boundary check, push.  Everything else —
+ * first use, refill, spill, remote frees, mid and large sizes, misuse — is
+ * a call to the slow path in hakmem.c.
+ */
+#ifndef HAKMEM_ALLOC_H
+#define HAKMEM_ALLOC_H
+
+#include "internal.h"
+
+static inline void *hak_sll_pop(hak_sll_t *l)
+{
+    void *b = l->head;
+    if (unlikely(b == NULL))
+        return NULL;
+    uintptr_t next = hak_link_decode(b);
+    if (unlikely(next & (HAK_ALIGN - 1)))
+        hak_fatal("malloc(): corrupted free list (bad link in freed block)", b);
+    l->head = (void *)next;
+    l->count--;
+    ((void **)b)[1] = NULL;           /* clear the double-free tag */
+    return b;
+}
+
+static inline void hak_sll_push(hak_sll_t *l, void *b)
+{
+    *(void **)b = hak_link_encode(b, l->head);
+    ((void **)b)[1] = (void *)hak_free_tag;
+    l->head = b;
+    l->count++;
+}
+
+static inline void *hak_malloc_inline(size_t size, const void *site)
+{
+    if (likely(size <= HAK_TINY_MAX)) {
+        hak_heap_t *h = hak_tls_heap;
+        void *b = hak_sll_pop(&h->sll[hak_class_tab[(size + HAK_ALIGN - 1) / HAK_ALIGN]]);
+        if (likely(b != NULL))
+            return b;
+    }
+    return hak_alloc_slow(size, site);
+}
+
+/* The span covering `a`, or &hak_span_none; NULL if the registry says the
+ * address is not slab memory. */
+static inline hak_span_t *hak_span_of(uintptr_t a)
+{
+    const uintptr_t *reg = hak_registry;
+    if (unlikely(reg == NULL || (a >> HAK_ADDR_BITS) != 0))
+        return NULL;
+    uintptr_t e = reg[a >> HAK_SS_SHIFT];
+    if (unlikely((e & HAK_TAG_MASK) != HAK_TAG_CHUNK))
+        return NULL;
+    return ((hak_chunk_t *)(e - HAK_TAG_CHUNK))->span_of[(a >> HAK_SLAB_SHIFT) & (HAK_SS_SLABS - 1)];
+}
+
+/* Is `a` the start of a block of span `s`?  One multiply replaces the
+ * division: recip = ceil(2^32/bsize) is exact for offsets below 2^21. */
+static inline bool hak_span_is_block(const hak_span_t *s, uintptr_t a)
+{
+    uintptr_t off = a - s->start;
+    return off < s->limit && (uint32_t)((off * s->recip) >> 32) * (uintptr_t)s->bsize == off;
+}
+
+static inline void hak_free_inline(void *p)
+{
+    uintptr_t a = (uintptr_t)p;
+    hak_span_t *s = hak_span_of(a);
+    if (likely(s != NULL)) {
+        hak_heap_t *h = hak_tls_heap;
+        if (likely(atomic_load_explicit(&s->owner, memory_order_relaxed) == h)) {
+            hak_sll_t *l = &h->sll[s->cls];
+            if (likely(hak_span_is_block(s, a) && l->count < l->cap &&
+                       ((void **)p)[1] != (void *)hak_free_tag)) {
+                hak_sll_push(l, p);
+                return;
+            }
+        }
+    }
+    hak_free_slow(p);
+}
+
+#endif /* HAKMEM_ALLOC_H */

@@ -1,0 +1,280 @@
+/* hakmem.c — the public hak_* API: routing by size, the slow paths behind
+ * alloc.h, standard semantics (errno, overflow, alignment rules, realloc),
+ * and once-only initialisation.
+ *
+ * Initialisation happens on the first slow-path call, never allocates, and
+ * reads options straight from the environment: the first malloc may come
+ * from the dynamic loader before any constructor has run. */
+#include "alloc.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+uintptr_t hak_secret;
+uintptr_t hak_free_tag;
+_Atomic int hak_ready;
+static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool init_failed;
+
+static uintptr_t make_secret(void)
+{
+    uintptr_t s = 0;
+    if (getrandom(&s, sizeof s, GRND_NONBLOCK) != (ssize_t)sizeof s) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        s = (uintptr_t)ts.tv_nsec * 0x9e3779b97f4a7c15ull ^ (uintptr_t)&ts ^ (uintptr_t)getpid() << 32;
+    }
+    return s;
+}
+
+static void stats_at_exit(void) __attribute__((destructor));
+static void stats_at_exit(void)
+{
+    if (atomic_load(&hak_ready) && hak_opt.stats)
+        hak_stats_report(2);
+}
+
+bool hak_init_slow(void)
+{
+    pthread_mutex_lock(&init_lock);
+    if (!atomic_load_explicit(&hak_ready, memory_order_relaxed) && !init_failed) {
+        hak_options_init();
+        hak_sizeclass_init();
+        hak_secret = make_secret();
+        /* The tag must never look like a heap pointer or a small integer. */
+        hak_free_tag = (make_secret() ^ hak_secret) | ((uintptr_t)1 << 63) | 1;
+        if (!hak_registry_init() || !hak_heap_global_init()) {
+            init_failed = true;
+        } else {
+            pthread_atfork(hak_heap_fork_prepare, hak_heap_fork_parent, hak_heap_fork_child);
+            atomic_store_explicit(&hak_ready, 1, memory_order_release);
+        }
+    }
+    pthread_mutex_unlock(&init_lock);
+    return atomic_load_explicit(&hak_ready, memory_order_acquire);
+}
+
+static inline bool ensure_init(void)
+{
+    return likely(atomic_load_explicit(&hak_ready, memory_order_acquire)) || hak_init_slow();
+}
+
+/* A slab-class allocation from a heap that is not a live thread heap:
+ * the thread has exited (its key destructor ran), or has not got a heap
+ * and cannot get one. */
+static void *alloc_shared(unsigned c)
+{
+    hak_heap_t *sh = hak_heap_lock_shared();
+    void *p = hak_sll_pop(&sh->sll[c]);
+    if (p == NULL)
+        p = hak_tiny_refill_pop(sh, c);
+    hak_heap_unlock_shared();
+    return p;
+}
+
+static void *alloc_class(unsigned c)
+{
+    hak_heap_t *h = hak_tls_heap;
+    if (unlikely(h == &hak_heap_empty))
+        h = hak_heap_init_thread();
+    void *p;
+    if (unlikely(h == NULL || h->kind != HAK_HEAP_THREAD))
+        p = alloc_shared(c);
+    else if ((p = hak_sll_pop(&h->sll[c])) == NULL)
+        p = hak_tiny_refill_pop(h, c);
+    if (unlikely(p == NULL))
+        errno = ENOMEM;
+    return p;
+}
+
+void *hak_alloc_slow(size_t size, const void *site)
+{
+    if (unlikely(!ensure_init())) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (size == 0)
+        HAK_COUNT(malloc_zero);
+    if (size <= hak_opt.mid_max)
+        return alloc_class(hak_size_class(size));
+    if (size > PTRDIFF_MAX) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return hak_large_alloc(size, 0, site);
+}
+
+void hak_free_slow(void *p)
+{
+    if (p == NULL) {
+        HAK_COUNT(free_null);
+        return;
+    }
+    uintptr_t a = (uintptr_t)p;
+    if (!atomic_load_explicit(&hak_ready, memory_order_acquire) || (a >> HAK_ADDR_BITS) != 0 ||
+        (a & (HAK_ALIGN - 1)) != 0) {
+        HAK_COUNT(free_invalid);
+        hak_fatal("free(): invalid pointer", p);
+    }
+    uintptr_t e = hak_registry[a >> HAK_SS_SHIFT];
+    if ((e & HAK_TAG_MASK) == HAK_TAG_CHUNK) {
+        hak_tiny_free_slow(hak_tls_heap, p);
+        return;
+    }
+    hak_large_t *l = hak_large_of(e, p);
+    if (l == NULL) {
+        HAK_COUNT(free_invalid);
+        hak_fatal("free(): invalid pointer", p);
+    }
+    HAK_COUNT(free_large);
+    hak_large_free(l, p);
+}
+
+/* Usable size of a block hakmem owns; aborts on a foreign pointer. */
+size_t hak_usable_impl(void *p, const char *what)
+{
+    if (p == NULL)
+        return 0;
+    uintptr_t a = (uintptr_t)p;
+    if (atomic_load_explicit(&hak_ready, memory_order_acquire) && (a >> HAK_ADDR_BITS) == 0) {
+        size_t n = hak_tiny_usable(p);
+        if (n)
+            return n;
+        hak_large_t *l = hak_large_of(hak_registry[a >> HAK_SS_SHIFT], p);
+        if (l != NULL)
+            return hak_large_usable(l);
+    }
+    hak_fatal(what, p);
+}
+
+void *hak_calloc_impl(size_t n, size_t size)
+{
+    size_t total;
+    if (__builtin_mul_overflow(n, size, &total)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (total > hak_opt.mid_max && ensure_init()) {
+        /* Fresh mappings are already zero. */
+        if (total > PTRDIFF_MAX) {
+            errno = ENOMEM;
+            return NULL;
+        }
+        return hak_large_alloc(total, 0, __builtin_return_address(0));
+    }
+    void *p = hak_malloc_inline(total, NULL);
+    if (p != NULL)
+        memset(p, 0, total);
+    return p;
+}
+
+void *hak_realloc_impl(void *p, size_t size)
+{
+    if (p == NULL)
+        return hak_malloc_inline(size, __builtin_return_address(0));
+    if (size == 0) {
+        hak_free_inline(p);
+        return NULL;
+    }
+    size_t old = hak_usable_impl(p, "realloc(): invalid pointer");
+    /* Stay in place when the block fits and would not waste more than half. */
+    if (size <= old && (size >= old / 2 || old <= 32)) {
+        HAK_COUNT(realloc_inplace);
+        return p;
+    }
+    void *q = hak_malloc_inline(size, __builtin_return_address(0));
+    if (q == NULL)
+        return NULL;
+    memcpy(q, p, size < old ? size : old);
+    hak_free_inline(p);
+    return q;
+}
+
+void *hak_memalign_impl(size_t align, size_t size)
+{
+    if (align <= HAK_ALIGN)
+        return hak_malloc_inline(size, NULL);
+    if (!ensure_init()) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (size > PTRDIFF_MAX) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    int c = hak_aligned_class(size, align);
+    if (c >= 0)
+        return alloc_class((unsigned)c);
+    return hak_large_alloc(size, align, __builtin_return_address(0));
+}
+
+static bool pow2(size_t x) { return x != 0 && (x & (x - 1)) == 0; }
+
+/* ---- public API ---- */
+
+HAK_EXPORT void *hak_malloc(size_t size) { return hak_malloc_inline(size, __builtin_return_address(0)); }
+HAK_EXPORT void hak_free(void *p) { hak_free_inline(p); }
+HAK_EXPORT void *hak_calloc(size_t n, size_t size) { return hak_calloc_impl(n, size); }
+HAK_EXPORT void *hak_realloc(void *p, size_t size) { return hak_realloc_impl(p, size); }
+HAK_EXPORT size_t hak_malloc_usable_size(void *p) { return hak_usable_impl(p, "malloc_usable_size(): invalid pointer"); }
+
+HAK_EXPORT void *hak_reallocarray(void *p, size_t n, size_t size)
+{
+    size_t total;
+    if (__builtin_mul_overflow(n, size, &total)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return hak_realloc_impl(p, total);
+}
+
+HAK_EXPORT int hak_posix_memalign(void **out, size_t align, size_t size)
+{
+    if (!pow2(align) || align % sizeof(void *) != 0)
+        return EINVAL;
+    int saved = errno;
+    void *p = hak_memalign_impl(align, size);
+    if (p == NULL) {
+        errno = saved;
+        return ENOMEM;
+    }
+    *out = p;
+    return 0;
+}
+
+HAK_EXPORT void *hak_aligned_alloc(size_t align, size_t size)
+{
+    if (!pow2(align)) {
+        errno = EINVAL;
+        return NULL;
+    }
+    return hak_memalign_impl(align, size);
+}
+
+/* glibc's memalign rounds a non-power-of-two alignment up. */
+HAK_EXPORT void *hak_memalign(size_t align, size_t size)
+{
+    if (align > (SIZE_MAX >> 1) + 1) {
+        errno = EINVAL;
+        return NULL;
+    }
+    if (!pow2(align)) {
+        size_t a = 1;
+        while (a < align)
+            a <<= 1;
+        align = a;
+    }
+    return hak_memalign_impl(align, size);
+}
+
+HAK_EXPORT void *hak_alloc_at(size_t size, const void *site) { return hak_malloc_inline(size, site); }
+HAK_EXPORT void hak_free_at(void *p, const void *site) { (void)site; hak_free_inline(p); }
+HAK_EXPORT const char *hak_version(void) { return PACKAGE_VERSION; }
+HAK_EXPORT void hak_stats_print(int fd)
+{
+    if (ensure_init())
+        hak_stats_report(fd);
+}

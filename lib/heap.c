@@ -1,0 +1,157 @@
+/* heap.c — thread heaps: creation on a thread's first allocation, teardown
+ * at thread exit (pthread key destructor), the shared heap that serves
+ * threads already torn down, and the fork handlers.
+ *
+ * hak_tls_heap starts as &hak_heap_empty, whose lists are empty and whose
+ * caps are zero: the fast paths need no "initialised?" test, they simply
+ * miss into the slow path, which creates the heap. */
+#include "alloc.h"
+
+#include <string.h>
+
+hak_heap_t hak_heap_empty = { .kind = HAK_HEAP_SENTINEL };
+static hak_heap_t heap_dead = { .kind = HAK_HEAP_SENTINEL };
+static hak_heap_t heap_shared = { .kind = HAK_HEAP_SHARED };
+
+__thread hak_heap_t *hak_tls_heap __attribute__((tls_model("initial-exec"))) = &hak_heap_empty;
+
+static pthread_mutex_t heaps_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t shared_lock = PTHREAD_MUTEX_INITIALIZER;
+static hak_heap_t *heaps;               /* live thread heaps */
+static hak_heap_t *heaps_free;          /* recycled */
+static pthread_key_t heap_key;
+
+static void heap_setup(hak_heap_t *h, int kind)
+{
+    memset(h, 0, sizeof *h);
+    h->kind = kind;
+    for (unsigned c = 0; c < HAK_NCLASS; c++)
+        h->sll[c].cap = hak_classes[c].cap;
+}
+
+static void heap_link(hak_heap_t *h)
+{
+    h->prev_heap = NULL;
+    h->next_heap = heaps;
+    if (heaps)
+        heaps->prev_heap = h;
+    heaps = h;
+}
+
+static void heap_unlink(hak_heap_t *h)
+{
+    if (h->prev_heap)
+        h->prev_heap->next_heap = h->next_heap;
+    else
+        heaps = h->next_heap;
+    if (h->next_heap)
+        h->next_heap->prev_heap = h->prev_heap;
+}
+
+static void heap_teardown(hak_heap_t *h)
+{
+    hak_tiny_flush(h);
+    hak_tiny_orphan_all(h);
+}
+
+static void heap_retire(hak_heap_t *h)
+{
+    pthread_mutex_lock(&heaps_lock);
+    heap_unlink(h);
+    h->next_heap = heaps_free;
+    heaps_free = h;
+    pthread_mutex_unlock(&heaps_lock);
+    atomic_fetch_sub_explicit(&hak_stats.heaps, 1, memory_order_relaxed);
+}
+
+/* Other key destructors may still free or allocate after this one: they
+ * find heap_dead, which frees by remote push and allocates from the shared
+ * heap under a lock. */
+static void heap_thread_exit(void *arg)
+{
+    hak_heap_t *h = arg;
+    hak_tls_heap = &heap_dead;
+    heap_teardown(h);
+    heap_retire(h);
+}
+
+bool hak_heap_global_init(void)
+{
+    heap_setup(&heap_shared, HAK_HEAP_SHARED);
+    return pthread_key_create(&heap_key, heap_thread_exit) == 0;
+}
+
+hak_heap_t *hak_heap_init_thread(void)
+{
+    hak_heap_t *h = hak_tls_heap;
+    if (h != &hak_heap_empty)
+        return h;
+    pthread_mutex_lock(&heaps_lock);
+    h = heaps_free;
+    if (h != NULL)
+        heaps_free = h->next_heap;
+    pthread_mutex_unlock(&heaps_lock);
+    if (h == NULL && (h = hak_meta_alloc(sizeof *h)) == NULL)
+        return NULL;
+    heap_setup(h, HAK_HEAP_THREAD);
+    pthread_mutex_lock(&heaps_lock);
+    heap_link(h);
+    pthread_mutex_unlock(&heaps_lock);
+    atomic_fetch_add_explicit(&hak_stats.heaps, 1, memory_order_relaxed);
+    /* Set the TLS pointer first: pthread_setspecific may allocate. */
+    hak_tls_heap = h;
+    pthread_setspecific(heap_key, h);
+    return h;
+}
+
+bool hak_heap_is_dead(hak_heap_t *h) { return h == &heap_dead; }
+
+hak_heap_t *hak_heap_lock_shared(void)
+{
+    pthread_mutex_lock(&shared_lock);
+    return &heap_shared;
+}
+
+void hak_heap_unlock_shared(void) { pthread_mutex_unlock(&shared_lock); }
+
+/* fork: hold every global lock across the fork, in one order, so the
+ * child inherits consistent structures.  In the child only the forking
+ * thread exists; the other heaps are torn down as if their threads had
+ * exited, so their spans become orphans. */
+void hak_heap_fork_prepare(void)
+{
+    pthread_mutex_lock(&heaps_lock);
+    pthread_mutex_lock(&shared_lock);
+    hak_orphan_lock();
+    hak_superslab_lock();
+    hak_registry_lock();
+    hak_meta_lock();
+}
+
+void hak_heap_fork_parent(void)
+{
+    hak_meta_unlock();
+    hak_registry_unlock();
+    hak_superslab_unlock();
+    hak_orphan_unlock();
+    pthread_mutex_unlock(&shared_lock);
+    pthread_mutex_unlock(&heaps_lock);
+}
+
+void hak_heap_fork_child(void)
+{
+    hak_meta_reset();
+    hak_registry_reset();
+    hak_superslab_reset_lock();
+    hak_orphan_reset_lock();
+    pthread_mutex_init(&shared_lock, NULL);
+    pthread_mutex_init(&heaps_lock, NULL);
+    hak_heap_t *self = hak_tls_heap, *h = heaps, *next;
+    for (; h != NULL; h = next) {
+        next = h->next_heap;
+        if (h == self)
+            continue;
+        heap_teardown(h);
+        heap_retire(h);
+    }
+}

@@ -1,0 +1,276 @@
+/* internal.h — types, constants and cross-file prototypes of hakmem.
+ *
+ * Prototypes are grouped by the file that defines them.  Names with the
+ * `hak_` prefix and no HAK_EXPORT are internal (the libraries are built with
+ * -fvisibility=hidden).  Fast paths live in static inline functions in
+ * alloc.h so that the API wrappers and the interposer inline them.
+ */
+#ifndef HAKMEM_INTERNAL_H
+#define HAKMEM_INTERNAL_H
+
+#include "config.h"
+#include "hakmem.h"
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <pthread.h>
+
+#define HAK_EXPORT __attribute__((visibility("default")))
+#define likely(x)   __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+#define HAK_NOINLINE __attribute__((noinline))
+#define HAK_COLD __attribute__((cold, noinline))
+#define HAK_NORETURN __attribute__((noreturn))
+
+/* Geometry.  A SuperSlab is 2 MiB, 2 MiB-aligned, cut into 32 slabs of
+ * 64 KiB; slab 0 holds the header, so a pointer reaches its metadata with a
+ * mask and a shift.  The registry covers the 47-bit user address space at
+ * SuperSlab granularity. */
+#define HAK_SLAB_SHIFT   16
+#define HAK_SLAB_SIZE    ((size_t)1 << HAK_SLAB_SHIFT)
+#define HAK_SS_SHIFT     21
+#define HAK_SS_SIZE      ((size_t)1 << HAK_SS_SHIFT)
+#define HAK_SS_SLABS     32
+#define HAK_ADDR_BITS    47
+#define HAK_REG_ENTRIES  ((size_t)1 << (HAK_ADDR_BITS - HAK_SS_SHIFT))
+
+#define HAK_ALIGN        16
+#define HAK_TINY_MAX     1024              /* fast-path class table limit */
+#define HAK_MID_MAX      (256 * 1024)      /* largest slab-backed class */
+#define HAK_NCLASS       52
+#define HAK_NTINY        20                /* classes 0..19 are <= 1 KiB */
+#define HAK_SPAN_MAX_SLABS 16
+
+/* Registry entry: pointer to a metadata object, low bits say which. */
+#define HAK_TAG_CHUNK 1u   /* hak_chunk_t: SuperSlab header or table of standalone slabs */
+#define HAK_TAG_LARGE 2u   /* hak_large_t at the base of a large mapping */
+#define HAK_TAG_MASK  7u
+
+typedef struct hak_heap_s  hak_heap_t;
+typedef struct hak_span_s  hak_span_t;
+
+enum { HAK_SPAN_FREE = 0, HAK_SPAN_OWNED, HAK_SPAN_ORPHAN };
+enum { HAK_LIST_NONE = 0, HAK_LIST_AVAIL, HAK_LIST_FULL, HAK_LIST_ORPHAN };
+
+/* A span: one or more consecutive slabs carved into blocks of one class.
+ * Fields read by the free fast path come first.  Everything below `remote`
+ * belongs to the owner thread (or to whoever holds the orphan lock while
+ * the span is an orphan). */
+struct hak_span_s {
+    _Atomic(hak_heap_t *) owner;      /* NULL: orphan or free */
+    uintptr_t start;                  /* first block */
+    uint32_t  limit;                  /* capacity * bsize */
+    uint32_t  bsize;
+    uint32_t  recip;                  /* ceil(2^32 / bsize): offset -> index */
+    uint8_t   cls;
+    uint8_t   state;                  /* HAK_SPAN_* */
+    uint8_t   list;                   /* HAK_LIST_* */
+    uint8_t   nslabs;
+    _Atomic(uintptr_t) remote;        /* Treiber stack of cross-thread frees */
+    void     *free;                   /* local free list (mangled links) */
+    uint32_t  used;                   /* blocks out: with the user or in a tls_sll */
+    uint32_t  carved;                 /* blocks cut from the tail so far */
+    uint32_t  capacity;
+    uint32_t  first_slab;             /* index within its SuperSlab */
+    hak_span_t *next, *prev;          /* circular list: heap avail/full, orphans */
+    struct hak_ss_s *ss;              /* NULL for a standalone mapping */
+};
+
+/* What the registry points at for slab-backed memory: which span covers each
+ * 64 KiB of a 2 MiB window.  A SuperSlab header starts with one; standalone
+ * slabs (--disable-superslab) share out-of-line tables. */
+typedef struct hak_chunk_s {
+    hak_span_t *span_of[HAK_SS_SLABS];
+} hak_chunk_t;
+
+typedef struct hak_ss_s {
+    hak_chunk_t chunk;                /* must be first */
+    uint64_t    magic;
+    uint32_t    free_mask;            /* bit i set: slab i is free */
+    uint32_t    pad;
+    struct hak_ss_s *next, *prev;     /* pool list */
+    hak_span_t  spans[HAK_SS_SLABS];  /* spans[i] describes a span starting at slab i */
+} hak_ss_t;
+
+/* Header at the base of a large mapping. */
+typedef struct hak_large_s {
+    uint64_t   magic;
+    uintptr_t  user;                  /* the pointer handed out */
+    size_t     map_size;
+    size_t     size;                  /* requested */
+    const void *site;
+} hak_large_t;
+
+typedef struct hak_sll_s {
+    void     *head;                   /* mangled singly linked list */
+    uint32_t  count;
+    uint32_t  cap;
+} hak_sll_t;
+
+/* A thread's heap: the tls_sll front end and the spans the thread owns. */
+struct hak_heap_s {
+    hak_sll_t   sll[HAK_NCLASS];
+    hak_span_t *avail[HAK_NCLASS];    /* spans with local free or uncarved blocks */
+    hak_span_t *full[HAK_NCLASS];     /* spans with neither (may have remote frees) */
+    hak_heap_t *next_heap, *prev_heap;
+    int         kind;                 /* HAK_HEAP_* */
+};
+enum { HAK_HEAP_THREAD = 0, HAK_HEAP_SHARED, HAK_HEAP_SENTINEL };
+
+typedef struct hak_class_s {
+    uint32_t bsize;
+    uint32_t nslabs;                  /* slabs per span */
+    uint32_t cap;                     /* tls_sll capacity */
+    uint32_t batch;                   /* blocks per refill and per spill */
+} hak_class_t;
+
+/* ---- os.c ---- */
+void  *hak_os_map(size_t size);                       /* NULL on failure */
+void  *hak_os_map_aligned(size_t size, size_t align);
+void   hak_os_unmap(void *p, size_t size);
+void   hak_os_decommit(void *p, size_t size);
+void   hak_fatal(const char *what, const void *ptr) HAK_NORETURN HAK_COLD;
+void   hak_warn(const char *msg);
+void   hak_write_str(int fd, const char *s);
+size_t hak_fmt_u64(char *buf, uint64_t v);
+size_t hak_fmt_hex(char *buf, uintptr_t v);
+void  *hak_meta_alloc(size_t size);                   /* zeroed, never freed */
+void   hak_meta_lock(void);
+void   hak_meta_unlock(void);
+void   hak_meta_reset(void);
+
+/* ---- options.c ---- */
+typedef struct hak_options_s {
+    bool     use_superslab;
+    bool     stats;
+    uint32_t ss_cache;
+    uint32_t mid_max;
+    uint32_t tls_cap_scale;           /* percent */
+} hak_options_t;
+extern hak_options_t hak_opt;
+void hak_options_init(void);
+void hak_options_print(int fd);
+
+/* ---- sizeclass.c ---- */
+extern uint8_t     hak_class_tab[HAK_TINY_MAX / HAK_ALIGN + 1];
+extern hak_class_t hak_classes[HAK_NCLASS];
+void     hak_sizeclass_init(void);
+unsigned hak_size_class(size_t size);                 /* size <= HAK_MID_MAX */
+int      hak_aligned_class(size_t size, size_t align);/* -1: none fits */
+
+/* ---- registry.c ---- */
+extern uintptr_t *hak_registry;
+bool   hak_registry_init(void);
+void   hak_registry_set(uintptr_t base, size_t size, uintptr_t entry);
+hak_chunk_t *hak_registry_chunk_for(uintptr_t addr); /* standalone slabs; NULL on ENOMEM */
+void   hak_registry_lock(void);
+void   hak_registry_unlock(void);
+void   hak_registry_reset(void);
+
+/* ---- superslab.c ---- */
+hak_span_t *hak_span_acquire(unsigned cls);
+void        hak_span_release(hak_span_t *s);
+void        hak_superslab_lock(void);
+void        hak_superslab_unlock(void);
+void        hak_superslab_reset_lock(void);
+extern hak_span_t hak_span_none;
+
+/* ---- span.c ---- */
+void     hak_span_init(hak_span_t *s, unsigned cls, uintptr_t start, unsigned nslabs);
+unsigned hak_span_take(hak_span_t *s, hak_sll_t *l, unsigned want);
+void     hak_span_free_local(hak_span_t *s, void *p);
+void     hak_span_remote_push(hak_span_t *s, void *p);
+unsigned hak_span_drain_remote(hak_span_t *s);
+bool     hak_span_exhausted(const hak_span_t *s);
+void     hak_span_check_block(const hak_span_t *s, uintptr_t a, const char *what);
+
+/* ---- tiny.c (slab-backed classes: tiny and mid share the front end) ---- */
+void *hak_tiny_refill_pop(hak_heap_t *h, unsigned cls);
+void  hak_tiny_free_slow(hak_heap_t *h, void *p);   /* p is slab memory */
+void  hak_tiny_flush(hak_heap_t *h);
+void  hak_tiny_orphan_all(hak_heap_t *h);
+size_t hak_tiny_usable(void *p);                      /* 0: not a slab block */
+void  hak_orphan_lock(void);
+void  hak_orphan_unlock(void);
+void  hak_orphan_reset_lock(void);
+
+/* ---- heap.c ---- */
+extern __thread hak_heap_t *hak_tls_heap __attribute__((tls_model("initial-exec")));
+extern hak_heap_t hak_heap_empty;
+hak_heap_t *hak_heap_init_thread(void);               /* may return the shared heap */
+hak_heap_t *hak_heap_lock_shared(void);
+bool  hak_heap_is_dead(hak_heap_t *h);
+void  hak_heap_unlock_shared(void);
+void  hak_heap_fork_prepare(void);
+void  hak_heap_fork_parent(void);
+void  hak_heap_fork_child(void);
+bool  hak_heap_global_init(void);
+
+/* ---- large.c ---- */
+void  *hak_large_alloc(size_t size, size_t align, const void *site);
+void   hak_large_free(hak_large_t *l, void *p);
+size_t hak_large_usable(hak_large_t *l);
+hak_large_t *hak_large_of(uintptr_t entry, void *p);
+
+/* ---- hakmem.c ---- */
+extern uintptr_t hak_secret;       /* safe-linking key */
+extern uintptr_t hak_free_tag;     /* marks a freed block (second word) */
+extern _Atomic int hak_ready;
+bool  hak_init_slow(void);
+void *hak_alloc_slow(size_t size, const void *site);
+void  hak_free_slow(void *p);
+void *hak_realloc_impl(void *p, size_t size);
+void *hak_calloc_impl(size_t n, size_t size);
+void *hak_memalign_impl(size_t align, size_t size);
+size_t hak_usable_impl(void *p, const char *caller);
+
+/* ---- stats.c ---- */
+typedef struct hak_stats_s {
+    _Atomic uint64_t mapped, mapped_peak, map_calls, unmap_calls;
+    _Atomic uint64_t superslabs, superslabs_peak, spans_acquired, spans_released;
+    _Atomic uint64_t orphaned, adopted, large_allocs, large_frees, heaps;
+} hak_stats_t;
+extern hak_stats_t hak_stats;
+void hak_stats_add(_Atomic uint64_t *c, int64_t delta, _Atomic uint64_t *peak);
+void hak_stats_report(int fd);
+
+#if HAKMEM_DEBUG_COUNTERS
+#define HAK_COUNTERS(X) \
+    X(malloc_zero) X(free_null) X(realloc_inplace) \
+    X(refill_local) X(refill_remote) X(refill_carve) X(refill_partial) \
+    X(refill_full_scan) X(refill_adopt) X(refill_new_span) X(refill_new_ss) \
+    X(free_tls_sll) X(free_ss_local) X(free_ss_remote) X(free_large) X(free_invalid) \
+    X(spill)
+typedef struct { 
+#define HAK_X(n) _Atomic uint64_t n;
+    HAK_COUNTERS(HAK_X)
+#undef HAK_X
+} hak_counters_t;
+extern hak_counters_t hak_counters;
+#define HAK_COUNT(n) atomic_fetch_add_explicit(&hak_counters.n, 1, memory_order_relaxed)
+#define HAK_COUNT_N(n, k) atomic_fetch_add_explicit(&hak_counters.n, (k), memory_order_relaxed)
+#else
+#define HAK_COUNT(n) ((void)0)
+#define HAK_COUNT_N(n, k) ((void)0)
+#endif
+
+#if HAKMEM_DEBUG
+#define hak_assert(c) ((c) ? (void)0 : hak_fatal("assertion failed: " #c, NULL))
+#else
+#define hak_assert(c) ((void)0)
+#endif
+
+/* Safe-linking: a link is stored as next ^ (slot >> 12) ^ secret, so a
+ * stray write or a leaked link does not give an attacker a usable pointer,
+ * and a corrupted link is caught by the alignment check when decoded. */
+static inline void *hak_link_encode(void *slot, void *next)
+{
+    return (void *)((uintptr_t)next ^ ((uintptr_t)slot >> 12) ^ hak_secret);
+}
+static inline uintptr_t hak_link_decode(void *slot)
+{
+    return (uintptr_t)(*(void **)slot) ^ ((uintptr_t)slot >> 12) ^ hak_secret;
+}
+
+#endif /* HAKMEM_INTERNAL_H */

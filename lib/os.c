@@ -1,0 +1,176 @@
+/* os.c — everything hakmem asks of the kernel: mappings (with accounting),
+ * and the diagnostics written with write(2), because stdio may allocate.
+ * Also the metadata arena: heaps and out-of-line tables come from here,
+ * never from the allocator they describe. */
+#include "internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+void *hak_os_map(size_t size)
+{
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    atomic_fetch_add_explicit(&hak_stats.map_calls, 1, memory_order_relaxed);
+    hak_stats_add(&hak_stats.mapped, (int64_t)size, &hak_stats.mapped_peak);
+    return p;
+}
+
+void hak_os_unmap(void *p, size_t size)
+{
+    if (munmap(p, size) != 0)
+        hak_fatal("munmap failed", p);
+    atomic_fetch_add_explicit(&hak_stats.unmap_calls, 1, memory_order_relaxed);
+    hak_stats_add(&hak_stats.mapped, -(int64_t)size, NULL);
+}
+
+/* Over-map by the alignment and trim both ends, so the result owns its
+ * aligned windows exclusively. */
+void *hak_os_map_aligned(size_t size, size_t align)
+{
+    if (size > SIZE_MAX - align) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    char *raw = hak_os_map(size + align);
+    if (raw == NULL)
+        return NULL;
+    uintptr_t base = ((uintptr_t)raw + align - 1) & ~(uintptr_t)(align - 1);
+    size_t head = base - (uintptr_t)raw;
+    size_t tail = align - head;
+    if (head)
+        hak_os_unmap(raw, head);
+    if (tail)
+        hak_os_unmap((char *)base + size, tail);
+    return (void *)base;
+}
+
+void hak_os_decommit(void *p, size_t size)
+{
+    madvise(p, size, MADV_DONTNEED);
+}
+
+void hak_write_str(int fd, const char *s)
+{
+    size_t n = strlen(s);
+    while (n > 0) {
+        ssize_t w = write(fd, s, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return;
+        s += w;
+        n -= (size_t)w;
+    }
+}
+
+size_t hak_fmt_u64(char *buf, uint64_t v)
+{
+    char tmp[24];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (size_t i = 0; i < n; i++)
+        buf[i] = tmp[n - 1 - i];
+    buf[n] = '\0';
+    return n;
+}
+
+size_t hak_fmt_hex(char *buf, uintptr_t v)
+{
+    static const char digits[] = "0123456789abcdef";
+    char tmp[20];
+    size_t n = 0;
+    do {
+        tmp[n++] = digits[v & 15];
+        v >>= 4;
+    } while (v);
+    buf[0] = '0';
+    buf[1] = 'x';
+    for (size_t i = 0; i < n; i++)
+        buf[2 + i] = tmp[n - 1 - i];
+    buf[2 + n] = '\0';
+    return n + 2;
+}
+
+/* One line, then abort: misuse must not be survivable, and the message
+ * must not depend on the heap that was just found corrupted. */
+void hak_fatal(const char *what, const void *ptr)
+{
+    char line[256], hex[24];
+    size_t n = 0, len = strlen(what);
+    static const char pre[] = "hakmem: ";
+    memcpy(line, pre, sizeof pre - 1);
+    n = sizeof pre - 1;
+    if (len > sizeof line - 48)
+        len = sizeof line - 48;
+    memcpy(line + n, what, len);
+    n += len;
+    if (ptr != NULL) {
+        memcpy(line + n, " (ptr=", 6);
+        n += 6;
+        size_t h = hak_fmt_hex(hex, (uintptr_t)ptr);
+        memcpy(line + n, hex, h);
+        n += h;
+        line[n++] = ')';
+    }
+    line[n++] = '\n';
+    line[n] = '\0';
+    hak_write_str(2, line);
+    abort();
+}
+
+void hak_warn(const char *msg)
+{
+    char line[320];
+    static const char pre[] = "hakmem: ";
+    size_t len = strlen(msg);
+    if (len > sizeof line - sizeof pre - 2)
+        len = sizeof line - sizeof pre - 2;
+    memcpy(line, pre, sizeof pre - 1);
+    memcpy(line + sizeof pre - 1, msg, len);
+    line[sizeof pre - 1 + len] = '\n';
+    line[sizeof pre + len] = '\0';
+    hak_write_str(2, line);
+}
+
+/* Bump allocation from 1 MiB chunks; metadata is small and long-lived
+ * (heaps are recycled by heap.c, tables stay with their windows). */
+static pthread_mutex_t meta_lock = PTHREAD_MUTEX_INITIALIZER;
+static char  *meta_cur;
+static size_t meta_left;
+#define META_CHUNK ((size_t)1 << 20)
+
+void *hak_meta_alloc(size_t size)
+{
+    size = (size + 63) & ~(size_t)63;
+    pthread_mutex_lock(&meta_lock);
+    if (size > meta_left) {
+        size_t chunk = size > META_CHUNK ? size : META_CHUNK;
+        char *p = hak_os_map(chunk);
+        if (p == NULL) {
+            pthread_mutex_unlock(&meta_lock);
+            return NULL;
+        }
+        meta_cur = p;
+        meta_left = chunk;
+    }
+    void *r = meta_cur;
+    meta_cur += size;
+    meta_left -= size;
+    pthread_mutex_unlock(&meta_lock);
+    return r;
+}
+
+void hak_meta_lock(void)   { pthread_mutex_lock(&meta_lock); }
+void hak_meta_unlock(void) { pthread_mutex_unlock(&meta_lock); }
+void hak_meta_reset(void)  { pthread_mutex_init(&meta_lock, NULL); }

@@ -1,0 +1,95 @@
+/* sizeclass.c — the size classes of slab-backed blocks and their geometry.
+ *
+ * 16-byte steps up to 128 B, then four classes per power of two (at most
+ * 25 % above the previous class, 12.5 % average waste) up to 256 KiB:
+ * 8 + 4 * 11 = 52 classes, 20 of them tiny (<= 1 KiB).  Every class size
+ * is a multiple of 16, so every block is 16-byte aligned. */
+#include "internal.h"
+
+uint8_t     hak_class_tab[HAK_TINY_MAX / HAK_ALIGN + 1];
+hak_class_t hak_classes[HAK_NCLASS];
+
+static uint32_t class_size(unsigned c)
+{
+    if (c < 8)
+        return 16 * (c + 1);
+    unsigned k = c - 8;               /* 0..43 */
+    uint32_t base = 128u << (k / 4);
+    return base + (base / 4) * (k % 4 + 1);
+}
+
+unsigned hak_size_class(size_t size)
+{
+    if (size <= HAK_TINY_MAX)
+        return hak_class_tab[(size + HAK_ALIGN - 1) / HAK_ALIGN];
+    /* size in (2^p, 2^(p+1)]: class index from p and the next two bits */
+    size_t s = size - 1;
+    unsigned p = 63 - (unsigned)__builtin_clzll(s);     /* 2^p <= s */
+    unsigned quarter = (unsigned)((s >> (p - 2)) & 3);
+    return 8 + (p - 7) * 4 + quarter;
+}
+
+/* Smallest class that fits `size` and whose blocks are all `align`-aligned:
+ * spans start on 64 KiB boundaries, so a class whose size is a multiple of
+ * align (align <= 64 KiB) has only aligned blocks. */
+int hak_aligned_class(size_t size, size_t align)
+{
+    if (align > HAK_SLAB_SIZE || size > hak_opt.mid_max)
+        return -1;
+    for (unsigned c = hak_size_class(size ? size : 1); c < HAK_NCLASS; c++) {
+        if (hak_classes[c].bsize > hak_opt.mid_max)
+            return -1;
+        if (hak_classes[c].bsize % align == 0)
+            return (int)c;
+    }
+    return -1;
+}
+
+/* Span length: one slab up to 8 KiB blocks; beyond, enough slabs for at
+ * least eight blocks, choosing the length in range that wastes least. */
+static uint32_t span_slabs(uint32_t bsize)
+{
+    if (bsize <= 8192)
+        return 1;
+    uint32_t lo = (uint32_t)((8ull * bsize + HAK_SLAB_SIZE - 1) / HAK_SLAB_SIZE);
+    if (lo > HAK_SPAN_MAX_SLABS)
+        lo = HAK_SPAN_MAX_SLABS;
+    uint32_t best = lo;
+    uint64_t best_waste = UINT64_MAX;
+    for (uint32_t n = lo; n <= HAK_SPAN_MAX_SLABS && n <= lo + 4; n++) {
+        uint64_t bytes = (uint64_t)n * HAK_SLAB_SIZE;
+        uint64_t waste = (bytes % bsize) * 1024 / bytes;   /* per mille-ish */
+        if (waste < best_waste) {
+            best_waste = waste;
+            best = n;
+        }
+    }
+    return best;
+}
+
+void hak_sizeclass_init(void)
+{
+    for (unsigned c = 0; c < HAK_NCLASS; c++) {
+        hak_class_t *k = &hak_classes[c];
+        k->bsize = class_size(c);
+        k->nslabs = span_slabs(k->bsize);
+        /* Per-thread cache: ~32 KiB of tiny blocks, ~128 KiB of mid blocks
+         * per class, within fixed counts. */
+        uint32_t cap = c < HAK_NTINY ? 32768 / k->bsize : 131072 / k->bsize;
+        uint32_t lo = c < HAK_NTINY ? 16 : 1, hi = c < HAK_NTINY ? 256 : 32;
+        cap = cap * hak_opt.tls_cap_scale / 100;
+        if (cap < lo)
+            cap = lo;
+        if (cap > hi)
+            cap = hi;
+        k->cap = cap;
+        k->batch = cap / 2 ? cap / 2 : 1;
+    }
+    for (size_t i = 0; i <= HAK_TINY_MAX / HAK_ALIGN; i++) {
+        size_t size = i * HAK_ALIGN;
+        unsigned c = 0;
+        while (class_size(c) < size)
+            c++;
+        hak_class_tab[i] = (uint8_t)c;
+    }
+}

@@ -1,0 +1,134 @@
+/* span.c — the blocks of one span: carving the unused tail, the owner's
+ * local free list, and the remote queue that other threads push to.
+ *
+ * Invariant: used = capacity - carved_unused - local free - nothing else;
+ * that is, a block counts as used while it is with the user, in some
+ * thread's tls_sll, or on the remote queue.  used == 0 means the span is
+ * empty and can go back to its SuperSlab. */
+#include "internal.h"
+
+void hak_span_init(hak_span_t *s, unsigned cls, uintptr_t start, unsigned nslabs)
+{
+    uint32_t bsize = hak_classes[cls].bsize;
+    uint32_t cap = (uint32_t)(((size_t)nslabs << HAK_SLAB_SHIFT) / bsize);
+    atomic_store_explicit(&s->owner, NULL, memory_order_relaxed);
+    atomic_store_explicit(&s->remote, 0, memory_order_relaxed);
+    s->start = start;
+    s->bsize = bsize;
+    s->capacity = cap;
+    s->limit = cap * bsize;
+    s->recip = (uint32_t)(((1ull << 32) + bsize - 1) / bsize);
+    s->cls = (uint8_t)cls;
+    s->nslabs = (uint8_t)nslabs;
+    s->state = HAK_SPAN_FREE;
+    s->list = HAK_LIST_NONE;
+    s->free = NULL;
+    s->used = 0;
+    s->carved = 0;
+    s->next = s->prev = NULL;
+}
+
+bool hak_span_exhausted(const hak_span_t *s)
+{
+    return s->free == NULL && s->carved == s->capacity;
+}
+
+static bool is_block(const hak_span_t *s, uintptr_t a)
+{
+    uintptr_t off = a - s->start;
+    return off < s->limit && (uint32_t)((off * s->recip) >> 32) * (uintptr_t)s->bsize == off;
+}
+
+void hak_span_check_block(const hak_span_t *s, uintptr_t a, const char *what)
+{
+    if (!is_block(s, a))
+        hak_fatal(what, (void *)a);
+}
+
+/* Moves up to `want` blocks into the tls list `l` (which the caller has
+ * found empty or nearly so): local free list first, then the remote queue,
+ * then fresh blocks from the uncarved tail. */
+unsigned hak_span_take(hak_span_t *s, hak_sll_t *l, unsigned want)
+{
+    unsigned got = 0;
+    if (s->free == NULL && atomic_load_explicit(&s->remote, memory_order_relaxed) != 0)
+        hak_span_drain_remote(s);
+    if (s->free != NULL) {
+        HAK_COUNT(refill_local);
+        void *first = s->free, *last = NULL, *b = first;
+        while (b != NULL && got < want) {
+            last = b;
+            got++;
+            uintptr_t next = hak_link_decode(b);
+            if (next != 0 && !is_block(s, next))
+                hak_fatal("corrupted span free list", b);
+            b = (void *)next;
+        }
+        s->free = b;
+        *(void **)last = hak_link_encode(last, l->head);
+        l->head = first;
+    }
+    if (got < want && s->carved < s->capacity) {
+        HAK_COUNT(refill_carve);
+        unsigned n = s->capacity - s->carved;
+        if (n > want - got)
+            n = want - got;
+        /* Push in reverse so the list hands out ascending addresses. */
+        uintptr_t b = s->start + (uintptr_t)(s->carved + n - 1) * s->bsize;
+        for (unsigned i = 0; i < n; i++, b -= s->bsize) {
+            *(void **)b = hak_link_encode((void *)b, l->head);
+            ((void **)b)[1] = (void *)hak_free_tag;
+            l->head = (void *)b;
+        }
+        s->carved += n;
+        got += n;
+    }
+    l->count += got;
+    s->used += got;
+    return got;
+}
+
+void hak_span_free_local(hak_span_t *s, void *p)
+{
+    *(void **)p = hak_link_encode(p, s->free);
+    ((void **)p)[1] = (void *)hak_free_tag;
+    s->free = p;
+    hak_assert(s->used > 0);
+    s->used--;
+}
+
+/* Treiber stack push; the owner takes the whole stack with one exchange,
+ * so there is no ABA. */
+void hak_span_remote_push(hak_span_t *s, void *p)
+{
+    uintptr_t old = atomic_load_explicit(&s->remote, memory_order_relaxed);
+    ((void **)p)[1] = (void *)hak_free_tag;
+    do {
+        *(void **)p = hak_link_encode(p, (void *)old);
+    } while (!atomic_compare_exchange_weak_explicit(&s->remote, &old, (uintptr_t)p,
+                                                    memory_order_release, memory_order_relaxed));
+}
+
+unsigned hak_span_drain_remote(hak_span_t *s)
+{
+    uintptr_t list = atomic_exchange_explicit(&s->remote, 0, memory_order_acquire);
+    if (list == 0)
+        return 0;
+    HAK_COUNT(refill_remote);
+    unsigned n = 0;
+    void *b = (void *)list, *last = NULL;
+    while (b != NULL) {
+        if (!is_block(s, (uintptr_t)b))
+            hak_fatal("corrupted remote free list", b);
+        last = b;
+        if (++n > s->used)
+            break;
+        b = (void *)hak_link_decode(b);
+    }
+    if (n > s->used)
+        hak_fatal("remote free of a block that was not allocated (double free?)", last);
+    *(void **)last = hak_link_encode(last, s->free);
+    s->free = (void *)list;
+    s->used -= n;
+    return n;
+}

@@ -1,0 +1,261 @@
+/* tiny.c — the tls_sll front end behind alloc.h: refill, spill, the free
+ * slow path for slab blocks, and what happens to a heap's spans when its
+ * thread exits (orphans) and when another thread touches them (adoption).
+ * Tiny and mid classes share it; they differ only in geometry and caps
+ * (sizeclass.c).
+ *
+ * Refill stages, in order: the heap's spans with free blocks (local list,
+ * drained remote queue, uncarved tail) -> full spans that received remote
+ * frees -> an orphaned span of the class -> a new span (superslab.c).
+ * Orphans are adopted before new memory is mapped, so that threads that
+ * come and go (Larson) reuse what their predecessors left behind. */
+#include "alloc.h"
+
+static pthread_mutex_t orphan_lock = PTHREAD_MUTEX_INITIALIZER;
+static hak_span_t *orphans[HAK_NCLASS];
+
+/* Circular doubly linked lists of spans. */
+static void list_push(hak_span_t **head, hak_span_t *s, uint8_t which)
+{
+    hak_span_t *h = *head;
+    if (h == NULL) {
+        s->next = s->prev = s;
+        *head = s;
+    } else {
+        s->next = h;
+        s->prev = h->prev;
+        h->prev->next = s;
+        h->prev = s;
+    }
+    s->list = which;
+}
+
+static void list_remove(hak_span_t **head, hak_span_t *s)
+{
+    if (s->next == s) {
+        *head = NULL;
+    } else {
+        s->prev->next = s->next;
+        s->next->prev = s->prev;
+        if (*head == s)
+            *head = s->next;
+    }
+    s->next = s->prev = NULL;
+    s->list = HAK_LIST_NONE;
+}
+
+static hak_span_t **heap_list(hak_heap_t *h, hak_span_t *s)
+{
+    return s->list == HAK_LIST_AVAIL ? &h->avail[s->cls] : &h->full[s->cls];
+}
+
+/* After blocks came back to an owned span: it may have left the full list,
+ * and an empty span goes back to its SuperSlab unless it is the class's
+ * last one with free blocks (keeping it avoids map/unmap ping-pong). */
+static void span_settle(hak_heap_t *h, hak_span_t *s)
+{
+    unsigned c = s->cls;
+    if (s->list == HAK_LIST_FULL && !hak_span_exhausted(s)) {
+        list_remove(&h->full[c], s);
+        list_push(&h->avail[c], s, HAK_LIST_AVAIL);
+    }
+    if (s->used == 0 && !(s->list == HAK_LIST_AVAIL && s->next == s)) {
+        list_remove(heap_list(h, s), s);
+        hak_span_release(s);
+    }
+}
+
+/* Takes ownership of a span that was adopted or newly acquired. */
+static void span_own(hak_heap_t *h, hak_span_t *s)
+{
+    atomic_store_explicit(&s->owner, h, memory_order_relaxed);
+    s->state = HAK_SPAN_OWNED;
+    hak_span_drain_remote(s);
+    if (s->used == 0 && s->carved > 0 && h->avail[s->cls] != NULL) {
+        hak_span_release(s);
+        return;
+    }
+    list_push(hak_span_exhausted(s) ? &h->full[s->cls] : &h->avail[s->cls], s,
+              hak_span_exhausted(s) ? HAK_LIST_FULL : HAK_LIST_AVAIL);
+}
+
+static hak_span_t *orphan_pop(unsigned c)
+{
+    pthread_mutex_lock(&orphan_lock);
+    hak_span_t *s = orphans[c];
+    if (s != NULL) {
+        list_remove(&orphans[c], s);
+        s->state = HAK_SPAN_OWNED;
+    }
+    pthread_mutex_unlock(&orphan_lock);
+    return s;
+}
+
+/* Full spans are not watched for remote frees; look at a few of them per
+ * refill, rotating, so the cost is bounded and every span is seen. */
+static bool scan_full(hak_heap_t *h, unsigned c)
+{
+    for (int i = 0; i < 8 && h->full[c] != NULL; i++) {
+        hak_span_t *s = h->full[c];
+        if (atomic_load_explicit(&s->remote, memory_order_relaxed) != 0) {
+            HAK_COUNT(refill_full_scan);
+            hak_span_drain_remote(s);
+            list_remove(&h->full[c], s);
+            list_push(&h->avail[c], s, HAK_LIST_AVAIL);
+            return true;
+        }
+        h->full[c] = s->next;
+    }
+    return false;
+}
+
+void *hak_tiny_refill_pop(hak_heap_t *h, unsigned c)
+{
+    hak_sll_t *l = &h->sll[c];
+    unsigned want = hak_classes[c].batch;
+    for (;;) {
+        hak_span_t *s;
+        while ((s = h->avail[c]) != NULL && l->count < want) {
+            hak_span_take(s, l, want - l->count);
+            if (hak_span_exhausted(s)) {
+                list_remove(&h->avail[c], s);
+                list_push(&h->full[c], s, HAK_LIST_FULL);
+            }
+        }
+        if (l->count > 0)
+            return hak_sll_pop(l);
+        if (scan_full(h, c))
+            continue;
+        if ((s = orphan_pop(c)) != NULL) {
+            HAK_COUNT(refill_adopt);
+            atomic_fetch_add_explicit(&hak_stats.adopted, 1, memory_order_relaxed);
+            span_own(h, s);
+            continue;
+        }
+        if ((s = hak_span_acquire(c)) == NULL)
+            return NULL;
+        HAK_COUNT(refill_new_span);
+        span_own(h, s);
+    }
+}
+
+static void spill(hak_heap_t *h, unsigned c, unsigned n)
+{
+    hak_sll_t *l = &h->sll[c];
+    HAK_COUNT(spill);
+    while (n-- > 0 && l->head != NULL) {
+        void *b = hak_sll_pop(l);
+        hak_span_t *s = hak_span_of((uintptr_t)b);
+        hak_assert(s != NULL && atomic_load(&s->owner) == h);
+        hak_span_free_local(s, b);
+        span_settle(h, s);
+    }
+}
+
+/* The tag in a freed block's second word says "probably already free";
+ * confirm by looking where the owner keeps free blocks. */
+static void check_double_free(hak_heap_t *h, hak_span_t *s, void *p)
+{
+    if (atomic_load_explicit(&s->owner, memory_order_relaxed) != h)
+        return;
+    hak_sll_t *l = &h->sll[s->cls];
+    unsigned n = 0;
+    for (void *b = l->head; b != NULL && n <= l->count; b = (void *)hak_link_decode(b), n++)
+        if (b == p)
+            hak_fatal("free(): double free detected", p);
+    n = 0;
+    for (void *b = s->free; b != NULL && n <= s->capacity; b = (void *)hak_link_decode(b), n++)
+        if (b == p)
+            hak_fatal("free(): double free detected", p);
+}
+
+/* A free into an orphan: the freeing thread adopts the span, so blocks of
+ * exited threads come back without waiting for a refill of their class. */
+static bool adopt_on_free(hak_heap_t *h, hak_span_t *s, void *p)
+{
+    pthread_mutex_lock(&orphan_lock);
+    uint8_t state = s->state;
+    if (state == HAK_SPAN_ORPHAN) {
+        list_remove(&orphans[s->cls], s);
+        s->state = HAK_SPAN_OWNED;
+    }
+    pthread_mutex_unlock(&orphan_lock);
+    if (state == HAK_SPAN_FREE)
+        hak_fatal("free(): invalid pointer (block of an unused slab; double free?)", p);
+    if (state != HAK_SPAN_ORPHAN)
+        return false;
+    atomic_fetch_add_explicit(&hak_stats.adopted, 1, memory_order_relaxed);
+    span_own(h, s);
+    return true;
+}
+
+void hak_tiny_free_slow(hak_heap_t *h, void *p)
+{
+    uintptr_t a = (uintptr_t)p;
+    hak_span_t *s = hak_span_of(a);
+    hak_assert(s != NULL);
+    if (s == &hak_span_none)
+        hak_fatal("free(): invalid pointer (not allocated)", p);
+    hak_span_check_block(s, a, "free(): invalid pointer (not the start of a block)");
+    if (((void **)p)[1] == (void *)hak_free_tag)
+        check_double_free(h, s, p);
+    hak_heap_t *owner = atomic_load_explicit(&s->owner, memory_order_relaxed);
+    bool live = h->kind == HAK_HEAP_THREAD && h != &hak_heap_empty;
+    if (owner == NULL && live && adopt_on_free(h, s, p))
+        owner = h;
+    if (owner == h) {
+        hak_sll_t *l = &h->sll[s->cls];
+        if (l->count >= l->cap)
+            spill(h, s->cls, hak_classes[s->cls].batch);
+        hak_sll_push(l, p);
+        HAK_COUNT(free_tls_sll);
+        return;
+    }
+    HAK_COUNT(free_ss_remote);
+    hak_span_remote_push(s, p);
+}
+
+size_t hak_tiny_usable(void *p)
+{
+    hak_span_t *s = hak_span_of((uintptr_t)p);
+    if (s == NULL || s == &hak_span_none || !hak_span_is_block(s, (uintptr_t)p))
+        return 0;
+    return s->bsize;
+}
+
+/* Thread exit (or, in a fork child, a thread that no longer exists): every
+ * cached block goes back to its span, empty spans to their SuperSlab, the
+ * rest become orphans for other threads to adopt. */
+void hak_tiny_flush(hak_heap_t *h)
+{
+    for (unsigned c = 0; c < HAK_NCLASS; c++)
+        spill(h, c, UINT32_MAX);
+}
+
+void hak_tiny_orphan_all(hak_heap_t *h)
+{
+    for (unsigned c = 0; c < HAK_NCLASS; c++) {
+        hak_span_t **lists[2] = { &h->avail[c], &h->full[c] };
+        for (int k = 0; k < 2; k++) {
+            hak_span_t *s;
+            while ((s = *lists[k]) != NULL) {
+                list_remove(lists[k], s);
+                hak_span_drain_remote(s);
+                if (s->used == 0) {
+                    hak_span_release(s);
+                    continue;
+                }
+                pthread_mutex_lock(&orphan_lock);
+                atomic_store_explicit(&s->owner, NULL, memory_order_relaxed);
+                s->state = HAK_SPAN_ORPHAN;
+                list_push(&orphans[c], s, HAK_LIST_ORPHAN);
+                pthread_mutex_unlock(&orphan_lock);
+                atomic_fetch_add_explicit(&hak_stats.orphaned, 1, memory_order_relaxed);
+            }
+        }
+    }
+}
+
+void hak_orphan_lock(void)       { pthread_mutex_lock(&orphan_lock); }
+void hak_orphan_unlock(void)     { pthread_mutex_unlock(&orphan_lock); }
+void hak_orphan_reset_lock(void) { pthread_mutex_init(&orphan_lock, NULL); }
