@@ -1,0 +1,93 @@
+/* Large blocks: own 2 MiB-aligned mappings found through the registry,
+ * unmapped on free, any power-of-two alignment, boundary set by option. */
+#include "unit.h"
+
+START_TEST(test_large_block_is_registered_and_unmapped_on_free)
+{
+    unit_init();
+    size_t size = HAK_MID_MAX + 1;
+    char *p = hak_malloc(size);
+    ck_assert_ptr_nonnull(p);
+    uintptr_t e = hak_registry[(uintptr_t)p >> HAK_SS_SHIFT];
+    hak_large_t *l = hak_large_of(e, p);
+    ck_assert_ptr_nonnull(l);
+    ck_assert_uint_eq(l->size, size);
+    ck_assert_uint_ge(hak_malloc_usable_size(p), size);
+    memset(p, 1, hak_malloc_usable_size(p));
+    uint64_t frees = atomic_load(&hak_stats.large_frees);
+    hak_free(p);
+    ck_assert_uint_eq(atomic_load(&hak_stats.large_frees), frees + 1);
+    ck_assert_uint_eq(hak_registry[(uintptr_t)p >> HAK_SS_SHIFT], 0);
+}
+END_TEST
+
+START_TEST(test_large_block_spanning_windows_is_found_from_each)
+{
+    unit_init();
+    char *p = hak_malloc(9u << 20);
+    uintptr_t e0 = hak_registry[(uintptr_t)p >> HAK_SS_SHIFT];
+    for (size_t off = 0; off < (9u << 20); off += HAK_SS_SIZE)
+        ck_assert_uint_eq(hak_registry[((uintptr_t)p + off) >> HAK_SS_SHIFT], e0);
+    p[(9u << 20) - 1] = 1;
+    hak_free(p);
+}
+END_TEST
+
+START_TEST(test_large_alignments_up_to_4mib)
+{
+    unit_init();
+    for (size_t align = 128; align <= (4u << 20); align *= 2) {
+        void *p = NULL;
+        ck_assert_int_eq(hak_posix_memalign(&p, align, HAK_MID_MAX + 100), 0);
+        ck_assert_uint_eq((uintptr_t)p % align, 0);
+        memset(p, 2, HAK_MID_MAX + 100);
+        hak_free(p);
+    }
+}
+END_TEST
+
+START_TEST(test_mid_max_option_moves_the_large_boundary)
+{
+    setenv("HAKMEM_MID_MAX", "4096", 1);
+    unit_init();
+    ck_assert_uint_eq(hak_opt.mid_max, 4096);
+    void *p = hak_malloc(5000);
+    ck_assert_ptr_null(hak_span_of((uintptr_t)p));
+    ck_assert_ptr_nonnull(hak_large_of(hak_registry[(uintptr_t)p >> HAK_SS_SHIFT], p));
+    hak_free(p);
+}
+END_TEST
+
+START_TEST(test_free_inside_large_block_aborts)
+{
+    unit_init();
+    char *p = hak_malloc(1u << 20);
+    hak_free(p + 4096);
+}
+END_TEST
+
+START_TEST(test_large_double_free_aborts)
+{
+    unit_init();
+    char *p = hak_malloc(1u << 20);
+    hak_free(p);
+    hak_free(p);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("large");
+    TCase *tc = tcase_create("mappings");
+    UNIT_TEST(tc, test_large_block_is_registered_and_unmapped_on_free);
+    UNIT_TEST(tc, test_large_block_spanning_windows_is_found_from_each);
+    UNIT_TEST(tc, test_large_alignments_up_to_4mib);
+    UNIT_TEST(tc, test_mid_max_option_moves_the_large_boundary);
+    suite_add_tcase(s, tc);
+    TCase *tm = tcase_create("misuse");
+    tcase_add_test_raise_signal(tm, test_free_inside_large_block_aborts, SIGABRT);
+    tcase_add_test_raise_signal(tm, test_large_double_free_aborts, SIGABRT);
+    suite_add_tcase(s, tm);
+    return s;
+}
+UNIT_MAIN(suite)

@@ -1,0 +1,84 @@
+/* Size classes: every size maps to the smallest class that holds it,
+ * classes are 16-byte multiples, waste stays within a quarter. */
+#include "unit.h"
+
+START_TEST(test_every_size_gets_smallest_fitting_class)
+{
+    unit_init();
+    for (size_t s = 1; s <= HAK_MID_MAX; s++) {
+        unsigned c = hak_size_class(s);
+        ck_assert_uint_lt(c, HAK_NCLASS);
+        ck_assert_uint_ge(hak_classes[c].bsize, s);
+        if (c > 0)
+            ck_assert_uint_lt(hak_classes[c - 1].bsize, s);
+    }
+}
+END_TEST
+
+START_TEST(test_class_sizes_are_16_byte_multiples_and_increasing)
+{
+    unit_init();
+    for (unsigned c = 0; c < HAK_NCLASS; c++) {
+        ck_assert_uint_eq(hak_classes[c].bsize % 16, 0);
+        if (c > 0)
+            ck_assert_uint_gt(hak_classes[c].bsize, hak_classes[c - 1].bsize);
+    }
+    ck_assert_uint_eq(hak_classes[HAK_NTINY - 1].bsize, HAK_TINY_MAX);
+    ck_assert_uint_eq(hak_classes[HAK_NCLASS - 1].bsize, HAK_MID_MAX);
+}
+END_TEST
+
+START_TEST(test_waste_above_128_bytes_is_at_most_a_quarter)
+{
+    unit_init();
+    for (unsigned c = 8; c < HAK_NCLASS; c++) {
+        uint32_t prev = hak_classes[c - 1].bsize, cur = hak_classes[c].bsize;
+        /* worst case: a request of prev+1 bytes gets cur */
+        ck_assert_uint_le((uint64_t)(cur - prev - 1) * 100, (uint64_t)(prev + 1) * 25);
+    }
+}
+END_TEST
+
+START_TEST(test_span_holds_several_blocks_and_fits_a_superslab)
+{
+    unit_init();
+    for (unsigned c = 0; c < HAK_NCLASS; c++) {
+        const hak_class_t *k = &hak_classes[c];
+        ck_assert_uint_ge(k->nslabs, 1);
+        ck_assert_uint_le(k->nslabs, HAK_SS_SLABS - 1);
+        ck_assert_uint_ge((k->nslabs * HAK_SLAB_SIZE) / k->bsize, 4);
+        ck_assert_uint_ge(k->cap, 1);
+        ck_assert_uint_ge(k->batch, 1);
+        ck_assert_uint_le(k->batch, k->cap);
+    }
+}
+END_TEST
+
+START_TEST(test_aligned_class_has_only_aligned_blocks)
+{
+    unit_init();
+    for (size_t align = 32; align <= HAK_SLAB_SIZE; align *= 2) {
+        for (size_t s = 1; s < 5000; s += 97) {
+            int c = hak_aligned_class(s, align);
+            ck_assert_int_ge(c, 0);
+            ck_assert_uint_ge(hak_classes[c].bsize, s);
+            ck_assert_uint_eq(hak_classes[c].bsize % align, 0);
+        }
+    }
+    ck_assert_int_eq(hak_aligned_class(64, 2 * HAK_SLAB_SIZE), -1);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("sizeclass");
+    TCase *tc = tcase_create("classes");
+    UNIT_TEST(tc, test_every_size_gets_smallest_fitting_class);
+    UNIT_TEST(tc, test_class_sizes_are_16_byte_multiples_and_increasing);
+    UNIT_TEST(tc, test_waste_above_128_bytes_is_at_most_a_quarter);
+    UNIT_TEST(tc, test_span_holds_several_blocks_and_fits_a_superslab);
+    UNIT_TEST(tc, test_aligned_class_has_only_aligned_blocks);
+    suite_add_tcase(s, tc);
+    return s;
+}
+UNIT_MAIN(suite)

@@ -1,0 +1,188 @@
+/* The tiny front end: tls_sll reuse, batch refill, spill, remote frees,
+ * orphaning at thread exit and adoption, and the hardening checks. */
+#include "unit.h"
+#include <pthread.h>
+
+START_TEST(test_free_then_malloc_reuses_block_lifo)
+{
+    unit_init();
+    void *p = hak_malloc(40);
+    hak_free(p);
+    ck_assert_ptr_eq(hak_malloc(40), p);
+}
+END_TEST
+
+START_TEST(test_first_malloc_refills_a_batch)
+{
+    unit_init();
+    unsigned c = hak_size_class(200);
+    void *p = hak_malloc(200);
+    ck_assert_uint_eq(hak_tls_heap->sll[c].count, hak_classes[c].batch - 1);
+    hak_free(p);
+}
+END_TEST
+
+START_TEST(test_tls_list_never_exceeds_its_cap)
+{
+    unit_init();
+    unsigned c = hak_size_class(64);
+    unsigned n = hak_classes[c].cap * 3;
+    void **v = malloc(n * sizeof *v);
+    for (unsigned i = 0; i < n; i++)
+        v[i] = hak_malloc(64);
+    for (unsigned i = 0; i < n; i++) {
+        hak_free(v[i]);
+        ck_assert_uint_le(hak_tls_heap->sll[c].count, hak_classes[c].cap);
+    }
+    free(v);
+}
+END_TEST
+
+START_TEST(test_blocks_are_16_byte_aligned_and_distinct)
+{
+    unit_init();
+    enum { N = 2000 };
+    static char *v[N];
+    for (int i = 0; i < N; i++) {
+        size_t size = 1 + (size_t)(i * 37) % HAK_TINY_MAX;
+        v[i] = hak_malloc(size);
+        ck_assert_uint_eq((uintptr_t)v[i] % 16, 0);
+        memset(v[i], i & 0xff, size);
+    }
+    for (int i = 0; i < N; i++) {
+        size_t size = 1 + (size_t)(i * 37) % HAK_TINY_MAX;
+        for (size_t k = 0; k < size; k++)
+            ck_assert_int_eq((unsigned char)v[i][k], i & 0xff);
+        hak_free(v[i]);
+    }
+}
+END_TEST
+
+static void *remote_free_worker(void *arg)
+{
+    hak_free(arg);
+    return NULL;
+}
+
+START_TEST(test_cross_thread_free_lands_on_remote_queue)
+{
+    unit_init();
+    void *p = hak_malloc(48);
+    hak_span_t *s = hak_span_of((uintptr_t)p);
+    pthread_t t;
+    pthread_create(&t, NULL, remote_free_worker, p);
+    pthread_join(t, NULL);
+    ck_assert_uint_eq(atomic_load(&s->remote), (uintptr_t)p);
+    unsigned used = s->used;
+    ck_assert_uint_eq(hak_span_drain_remote(s), 1);
+    ck_assert_uint_eq(s->used, used - 1);
+}
+END_TEST
+
+static void *alloc_and_exit(void *arg)
+{
+    void **out = arg;
+    for (int i = 0; i < 100; i++)
+        out[i] = hak_malloc(96);
+    return NULL;
+}
+
+START_TEST(test_exited_thread_spans_are_orphaned_then_adopted_by_free)
+{
+    unit_init();
+    void *blocks[100];
+    pthread_t t;
+    pthread_create(&t, NULL, alloc_and_exit, blocks);
+    pthread_join(t, NULL);
+    hak_span_t *s = hak_span_of((uintptr_t)blocks[0]);
+    ck_assert_ptr_null(atomic_load(&s->owner));
+    ck_assert_uint_eq(s->state, HAK_SPAN_ORPHAN);
+    uint64_t adopted = atomic_load(&hak_stats.adopted);
+    hak_free(blocks[0]);
+    ck_assert_ptr_eq(atomic_load(&s->owner), hak_tls_heap);
+    ck_assert_uint_eq(atomic_load(&hak_stats.adopted), adopted + 1);
+    for (int i = 1; i < 100; i++)
+        hak_free(blocks[i]);
+}
+END_TEST
+
+START_TEST(test_empty_span_returns_to_superslab)
+{
+    unit_init();
+    unsigned c = hak_size_class(512);
+    unsigned per_span = hak_classes[c].nslabs * HAK_SLAB_SIZE / hak_classes[c].bsize;
+    unsigned n = per_span * 4;
+    void **v = malloc(n * sizeof *v);
+    for (unsigned i = 0; i < n; i++)
+        v[i] = hak_malloc(512);
+    uint64_t released = atomic_load(&hak_stats.spans_released);
+    for (unsigned i = 0; i < n; i++)
+        hak_free(v[i]);
+    ck_assert_uint_ge(atomic_load(&hak_stats.spans_released), released + 2);
+    free(v);
+}
+END_TEST
+
+START_TEST(test_double_free_aborts)
+{
+    unit_init();
+    void *p = hak_malloc(24);
+    hak_free(p);
+    hak_free(p);
+}
+END_TEST
+
+START_TEST(test_double_free_after_many_frees_aborts)
+{
+    unit_init();
+    unsigned c = hak_size_class(24);
+    unsigned n = hak_classes[c].cap * 2 + 1;
+    void **v = malloc(n * sizeof *v);
+    for (unsigned i = 0; i < n; i++)
+        v[i] = hak_malloc(24);
+    for (unsigned i = 0; i < n; i++)
+        hak_free(v[i]);
+    hak_free(v[0]);     /* the cache has spilled several times since */
+}
+END_TEST
+
+START_TEST(test_corrupted_link_aborts_on_malloc)
+{
+    unit_init();
+    void *a = hak_malloc(32), *b = hak_malloc(32);
+    hak_free(a);
+    hak_free(b);
+    ((uintptr_t *)b)[0] ^= 1;          /* write after free */
+    (void)hak_malloc(32);
+}
+END_TEST
+
+START_TEST(test_interior_pointer_free_aborts)
+{
+    unit_init();
+    char *p = hak_malloc(64);
+    hak_free(p + 16);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("tiny");
+    TCase *tc = tcase_create("front end");
+    UNIT_TEST(tc, test_free_then_malloc_reuses_block_lifo);
+    UNIT_TEST(tc, test_first_malloc_refills_a_batch);
+    UNIT_TEST(tc, test_tls_list_never_exceeds_its_cap);
+    UNIT_TEST(tc, test_blocks_are_16_byte_aligned_and_distinct);
+    UNIT_TEST(tc, test_cross_thread_free_lands_on_remote_queue);
+    UNIT_TEST(tc, test_exited_thread_spans_are_orphaned_then_adopted_by_free);
+    UNIT_TEST(tc, test_empty_span_returns_to_superslab);
+    suite_add_tcase(s, tc);
+    TCase *tm = tcase_create("misuse");
+    tcase_add_test_raise_signal(tm, test_double_free_aborts, SIGABRT);
+    tcase_add_test_raise_signal(tm, test_double_free_after_many_frees_aborts, SIGABRT);
+    tcase_add_test_raise_signal(tm, test_corrupted_link_aborts_on_malloc, SIGABRT);
+    tcase_add_test_raise_signal(tm, test_interior_pointer_free_aborts, SIGABRT);
+    suite_add_tcase(s, tm);
+    return s;
+}
+UNIT_MAIN(suite)

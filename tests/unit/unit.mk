@@ -1,0 +1,27 @@
+# White-box suites, one per module, linked statically against the
+# allocator's internals.  Each runs twice: with SuperSlabs and with
+# standalone slabs (HAKMEM_TINY_USE_SUPERSLAB=0), via tests/unit/run.sh.
+if HAVE_CHECK
+unit_suites = tests/unit/test_sizeclass tests/unit/test_superslab \
+	tests/unit/test_tiny tests/unit/test_mid tests/unit/test_large
+check_PROGRAMS += $(unit_suites)
+unit_cflags = $(AM_CFLAGS) -pthread $(CHECK_CFLAGS)
+unit_ldadd = lib/libhakmem-internal.la $(CHECK_LIBS) $(PTHREAD_LIBS)
+tests_unit_test_sizeclass_SOURCES = tests/unit/test_sizeclass.c tests/unit/unit.h
+tests_unit_test_sizeclass_CFLAGS = $(unit_cflags)
+tests_unit_test_sizeclass_LDADD = $(unit_ldadd)
+tests_unit_test_superslab_SOURCES = tests/unit/test_superslab.c tests/unit/unit.h
+tests_unit_test_superslab_CFLAGS = $(unit_cflags)
+tests_unit_test_superslab_LDADD = $(unit_ldadd)
+tests_unit_test_tiny_SOURCES = tests/unit/test_tiny.c tests/unit/unit.h
+tests_unit_test_tiny_CFLAGS = $(unit_cflags)
+tests_unit_test_tiny_LDADD = $(unit_ldadd)
+tests_unit_test_mid_SOURCES = tests/unit/test_mid.c tests/unit/unit.h
+tests_unit_test_mid_CFLAGS = $(unit_cflags)
+tests_unit_test_mid_LDADD = $(unit_ldadd)
+tests_unit_test_large_SOURCES = tests/unit/test_large.c tests/unit/unit.h
+tests_unit_test_large_CFLAGS = $(unit_cflags)
+tests_unit_test_large_LDADD = $(unit_ldadd)
+TESTS += $(unit_suites) tests/unit/standalone.sh
+EXTRA_DIST += tests/unit/standalone.sh
+endif
