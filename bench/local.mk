@@ -1,0 +1,37 @@
+# bench/local.mk — the benchmark suite, included by the top-level
+# Makefile.am.  The programs call plain malloc/free and never link hakmem:
+# the allocator under test is injected at run time with LD_PRELOAD, so the
+# same binaries measure glibc, tcmalloc, jemalloc, mimalloc and hakmem.
+
+bench_programs = bench/larson bench/scenarios bench/random_mixed bench/prodcons
+noinst_PROGRAMS += $(bench_programs)
+bench_cflags = $(AM_CFLAGS) $(PTHREAD_CFLAGS)
+
+bench_larson_SOURCES = bench/larson.c bench/bench_util.h
+bench_larson_CFLAGS = $(bench_cflags)
+bench_larson_LDADD = $(PTHREAD_LIBS)
+
+bench_scenarios_SOURCES = bench/scenarios.c bench/bench_util.h
+bench_scenarios_CFLAGS = $(bench_cflags)
+bench_scenarios_LDADD = -lm
+
+bench_random_mixed_SOURCES = bench/random_mixed.c bench/bench_util.h
+bench_random_mixed_CFLAGS = $(bench_cflags)
+
+bench_prodcons_SOURCES = bench/prodcons.c bench/bench_util.h
+bench_prodcons_CFLAGS = $(bench_cflags)
+bench_prodcons_LDADD = $(PTHREAD_LIBS)
+
+# make check only proves each program runs and verifies its patterns, with
+# and without the interposer; it never looks at a timing.
+TESTS += bench/smoke.sh
+
+EXTRA_DIST += bench/README.md bench/common.sh bench/compare.sh \
+	bench/larson.sh bench/smoke.sh
+
+# `make bench BENCH_FLAGS=--quick` for the one-minute version.
+BENCH_FLAGS =
+bench: all
+	bash $(srcdir)/bench/compare.sh --bindir $(abs_builddir)/bench \
+		--hakmem $(abs_builddir)/lib/.libs/libhakmem-malloc.so $(BENCH_FLAGS)
+.PHONY: bench

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# smoke.sh — the benchmarks' part of `make check`: runs every benchmark
+# program once in a tiny configuration, on the system malloc and, when
+# $HAK_TEST_PRELOAD names the built interposer, under hakmem (with and without
+# SuperSlabs).  It fails when a program exits non-zero — which includes a
+# fill pattern found damaged — and never looks at a timing.
+set -euo pipefail
+
+bindir=${BENCH_BINDIR:-bench}
+for prog in larson scenarios random_mixed prodcons; do
+    if [ ! -x "$bindir/$prog" ]; then
+        echo "smoke.sh: $bindir/$prog not built" >&2
+        exit 99
+    fi
+done
+
+variants=('glibc|')
+if [ -n "${HAK_TEST_PRELOAD:-}" ] && [ -f "$HAK_TEST_PRELOAD" ]; then
+    variants+=("hakmem|LD_PRELOAD=$HAK_TEST_PRELOAD"
+        "hakmem-noss|LD_PRELOAD=$HAK_TEST_PRELOAD HAKMEM_TINY_USE_SUPERSLAB=0")
+else
+    echo "smoke.sh: HAK_TEST_PRELOAD not set or missing; running on the system malloc only"
+fi
+
+# Each line: program, arguments, and the text its report must contain.
+cases='
+larson|0.2 8 128 200 5 1 2|ops/s
+larson|0.1 2048 32768 50 2 1 2|ops/s
+larson|0.1 200000 600000 4 2 1 1|ops/s
+random_mixed|--slots 256 --steps 20000|ops/s
+random_mixed|--slots 64 --min 1 --max 70000 --steps 2000|ops/s
+prodcons|--items 20000 --ring 16|ops/s
+prodcons|--items 20000 --pairs 2 --min 1 --max 5000|ops/s
+scenarios|--passes 2 --scale 0.02|scenario=MIXED phase=steady
+'
+
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+failures=0
+for v in "${variants[@]}"; do
+    name=${v%%|*}
+    read -r -a envs <<<"${v#*|}"
+    while IFS='|' read -r prog args expect; do
+        [ -n "$prog" ] || continue
+        read -r -a argv <<<"$args"
+        status=0
+        env -u LD_PRELOAD "${envs[@]}" "$bindir/$prog" "${argv[@]}" >"$out" 2>&1 || status=$?
+        if [ "$status" -ne 0 ]; then
+            echo "FAIL [$name] $prog $args: exit $status"
+        elif grep -q 'cannot be preloaded' "$out"; then
+            echo "FAIL [$name] $prog $args: the preload was not loaded"
+            status=1
+        elif ! grep -q -- "$expect" "$out"; then
+            echo "FAIL [$name] $prog $args: no '$expect' in the output"
+            status=1
+        else
+            echo "ok   [$name] $prog $args"
+        fi
+        if [ "$status" -ne 0 ]; then
+            sed 's/^/    /' "$out"
+            failures=$((failures + 1))
+        fi
+    done <<<"$cases"
+done
+[ "$failures" -eq 0 ] || { echo "smoke.sh: $failures failure(s)"; exit 1; }
