@@ -180,8 +180,13 @@ void *hak_realloc_impl(void *p, size_t size)
         return NULL;
     }
     size_t old = hak_usable_impl(p, "realloc(): invalid pointer");
+    hak_large_t *l = hak_large_of(hak_registry[(uintptr_t)p >> HAK_SS_SHIFT], p);
+    if (l != NULL && size > hak_opt.mid_max && hak_large_resize(l, size)) {
+        HAK_COUNT(realloc_inplace);
+        return p;
+    }
     /* Stay in place when the block fits and would not waste more than half. */
-    if (size <= old && (size >= old / 2 || old <= 32)) {
+    if (l == NULL && size <= old && (size >= old / 2 || old <= 32)) {
         HAK_COUNT(realloc_inplace);
         return p;
     }

@@ -127,6 +127,7 @@ typedef struct hak_class_s {
 
 /* ---- os.c ---- */
 void  *hak_os_map(size_t size);                       /* NULL on failure */
+void  *hak_os_reserve(size_t size);                   /* not accounted */
 void  *hak_os_map_aligned(size_t size, size_t align);
 void   hak_os_unmap(void *p, size_t size);
 void   hak_os_decommit(void *p, size_t size);
@@ -211,6 +212,7 @@ bool  hak_heap_global_init(void);
 void  *hak_large_alloc(size_t size, size_t align, const void *site);
 void   hak_large_free(hak_large_t *l, void *p);
 size_t hak_large_usable(hak_large_t *l);
+bool   hak_large_resize(hak_large_t *l, size_t size);
 hak_large_t *hak_large_of(uintptr_t entry, void *p);
 
 /* ---- hakmem.c ---- */

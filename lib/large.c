@@ -45,9 +45,30 @@ hak_large_t *hak_large_of(uintptr_t entry, void *p)
     return l;
 }
 
+/* What the user may use: the request rounded up to whole pages, as glibc
+ * reports for its mapped chunks.  The rest of the mapping is reserve for
+ * growing in place. */
 size_t hak_large_usable(hak_large_t *l)
 {
-    return (uintptr_t)l + l->map_size - l->user;
+    uintptr_t end = (l->user + l->size + 4095) & ~(uintptr_t)4095;
+    return end - l->user;
+}
+
+/* Resizes in place when a fresh block of the new size would get a mapping
+ * of the same length; false when the caller should move it.  Pages given
+ * up by shrinking go back to the kernel. */
+bool hak_large_resize(hak_large_t *l, size_t size)
+{
+    size_t off = l->user - (uintptr_t)l;
+    if (size > l->map_size - off ||
+        ((off + size + HAK_SS_SIZE - 1) & ~(HAK_SS_SIZE - 1)) != l->map_size)
+        return false;
+    uintptr_t old_end = (l->user + l->size + 4095) & ~(uintptr_t)4095;
+    uintptr_t new_end = (l->user + size + 4095) & ~(uintptr_t)4095;
+    if (new_end < old_end)
+        hak_os_decommit((void *)new_end, old_end - new_end);
+    l->size = size;
+    return true;
 }
 
 void hak_large_free(hak_large_t *l, void *p)

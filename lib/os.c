@@ -23,6 +23,15 @@ void *hak_os_map(size_t size)
     return p;
 }
 
+/* Address space that is only touched where used (the registry): not
+ * counted as mapped memory, which would be misleading. */
+void *hak_os_reserve(size_t size)
+{
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
 void hak_os_unmap(void *p, size_t size)
 {
     if (munmap(p, size) != 0)

@@ -15,7 +15,7 @@ static pthread_mutex_t chunk_lock = PTHREAD_MUTEX_INITIALIZER;
 
 bool hak_registry_init(void)
 {
-    uintptr_t *r = hak_os_map(HAK_REG_ENTRIES * sizeof(uintptr_t));
+    uintptr_t *r = hak_os_reserve(HAK_REG_ENTRIES * sizeof(uintptr_t));
     if (r == NULL)
         return false;
     hak_registry = r;

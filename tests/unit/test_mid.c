@@ -33,8 +33,11 @@ START_TEST(test_mid_blocks_do_not_overlap)
         memset(v[i], i, sz[i]);
     }
     for (int i = 0; i < N; i++) {
-        for (size_t k = 0; k < sz[i]; k += 251)
-            ck_assert_uint_eq(v[i][k], (unsigned char)i);
+        size_t bad = sz[i];
+        for (size_t k = 0; k < sz[i] && bad == sz[i]; k += 251)
+            if (v[i][k] != (unsigned char)i)
+                bad = k;
+        ck_assert_uint_eq(bad, sz[i]);
         hak_free(v[i]);
     }
 }

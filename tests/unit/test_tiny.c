@@ -51,8 +51,11 @@ START_TEST(test_blocks_are_16_byte_aligned_and_distinct)
     }
     for (int i = 0; i < N; i++) {
         size_t size = 1 + (size_t)(i * 37) % HAK_TINY_MAX;
-        for (size_t k = 0; k < size; k++)
-            ck_assert_int_eq((unsigned char)v[i][k], i & 0xff);
+        size_t bad = size;
+        for (size_t k = 0; k < size && bad == size; k++)
+            if ((unsigned char)v[i][k] != (i & 0xff))
+                bad = k;
+        ck_assert_uint_eq(bad, size);
         hak_free(v[i]);
     }
 }

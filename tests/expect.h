@@ -1,0 +1,58 @@
+/* Assertions for the hakmem Check suites.  Check's own ck_assert* report
+ * every *passing* check to the runner process (one write per assertion),
+ * which is far too slow inside the loops of an allocator test; these are
+ * silent on success and fail through ck_abort_msg with a clear message. */
+#ifndef HAKMEM_TESTS_EXPECT_H
+#define HAKMEM_TESTS_EXPECT_H
+
+#include <check.h>
+#include <string.h>
+
+#define EXPECT(cond, ...)                \
+    do {                                 \
+        if (!(cond))                     \
+            ck_abort_msg(__VA_ARGS__);   \
+    } while (0)
+
+#define EXPECT1(cond) EXPECT(cond, "Assertion '%s' failed", #cond)
+
+#define EXPECT_NONNULL(p) EXPECT((p) != NULL, "'%s' is NULL", #p)
+#define EXPECT_NULL(p)                                                     \
+    do {                                                                   \
+        const void *ex_p_ = (p);                                           \
+        EXPECT(ex_p_ == NULL, "'%s' is %p, expected NULL", #p, ex_p_);     \
+    } while (0)
+#define EXPECT_PTR_CMP(a, op, b)                                                                  \
+    do {                                                                                          \
+        const void *ex_a_ = (a), *ex_b_ = (b);                                                    \
+        EXPECT(ex_a_ op ex_b_, "'%s %s %s' failed: %p vs %p", #a, #op, #b, ex_a_, ex_b_);         \
+    } while (0)
+#define EXPECT_PTR_EQ(a, b) EXPECT_PTR_CMP(a, ==, b)
+#define EXPECT_PTR_NE(a, b) EXPECT_PTR_CMP(a, !=, b)
+
+#define EXPECT_INT_CMP(a, op, b)                                                                  \
+    do {                                                                                          \
+        long long ex_a_ = (long long)(a), ex_b_ = (long long)(b);                                 \
+        EXPECT(ex_a_ op ex_b_, "'%s %s %s' failed: %lld vs %lld", #a, #op, #b, ex_a_, ex_b_);     \
+    } while (0)
+#define EXPECT_INT_EQ(a, b) EXPECT_INT_CMP(a, ==, b)
+#define EXPECT_INT_NE(a, b) EXPECT_INT_CMP(a, !=, b)
+#define EXPECT_INT_GE(a, b) EXPECT_INT_CMP(a, >=, b)
+#define EXPECT_INT_GT(a, b) EXPECT_INT_CMP(a, >, b)
+#define EXPECT_INT_LE(a, b) EXPECT_INT_CMP(a, <=, b)
+
+#define EXPECT_UINT_CMP(a, op, b)                                                                 \
+    do {                                                                                          \
+        unsigned long long ex_a_ = (unsigned long long)(a), ex_b_ = (unsigned long long)(b);      \
+        EXPECT(ex_a_ op ex_b_, "'%s %s %s' failed: %llu vs %llu", #a, #op, #b, ex_a_, ex_b_);     \
+    } while (0)
+#define EXPECT_UINT_EQ(a, b) EXPECT_UINT_CMP(a, ==, b)
+#define EXPECT_UINT_GT(a, b) EXPECT_UINT_CMP(a, >, b)
+
+#define EXPECT_STR_EQ(a, b)                                                                       \
+    do {                                                                                          \
+        const char *ex_a_ = (a), *ex_b_ = (b);                                                    \
+        EXPECT(strcmp(ex_a_, ex_b_) == 0, "'%s' is \"%s\", expected \"%s\"", #a, ex_a_, ex_b_);  \
+    } while (0)
+
+#endif
