@@ -77,6 +77,7 @@ static inline void hak_free_inline(void *p)
             if (likely(hak_span_is_block(s, a) && l->count < l->cap &&
                        ((void **)p)[1] != (void *)hak_free_tag)) {
                 hak_sll_push(l, p);
+                HAK_COUNT(free_tls_sll);
                 return;
             }
         }

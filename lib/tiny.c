@@ -115,7 +115,10 @@ void *hak_tiny_refill_pop(hak_heap_t *h, unsigned c)
     unsigned want = hak_classes[c].batch;
     for (;;) {
         hak_span_t *s;
+        unsigned spans = 0;
         while ((s = h->avail[c]) != NULL && l->count < want) {
+            if (spans++ > 0)
+                HAK_COUNT(refill_partial);
             hak_span_take(s, l, want - l->count);
             if (hak_span_exhausted(s)) {
                 list_remove(&h->avail[c], s);
@@ -148,6 +151,7 @@ static void spill(hak_heap_t *h, unsigned c, unsigned n)
         hak_span_t *s = hak_span_of((uintptr_t)b);
         hak_assert(s != NULL && atomic_load(&s->owner) == h);
         hak_span_free_local(s, b);
+        HAK_COUNT(free_ss_local);
         span_settle(h, s);
     }
 }
