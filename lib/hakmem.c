@@ -150,7 +150,7 @@ size_t hak_usable_impl(void *p, const char *what)
     hak_fatal(what, p);
 }
 
-void *hak_calloc_impl(size_t n, size_t size)
+void *hak_calloc_impl(size_t n, size_t size, const void *site)
 {
     size_t total;
     if (__builtin_mul_overflow(n, size, &total)) {
@@ -163,18 +163,18 @@ void *hak_calloc_impl(size_t n, size_t size)
             errno = ENOMEM;
             return NULL;
         }
-        return hak_large_alloc(total, 0, __builtin_return_address(0));
+        return hak_large_alloc(total, 0, site);
     }
-    void *p = hak_malloc_inline(total, NULL);
+    void *p = hak_malloc_inline(total, site);
     if (p != NULL)
         memset(p, 0, total);
     return p;
 }
 
-void *hak_realloc_impl(void *p, size_t size)
+void *hak_realloc_impl(void *p, size_t size, const void *site)
 {
     if (p == NULL)
-        return hak_malloc_inline(size, __builtin_return_address(0));
+        return hak_malloc_inline(size, site);
     if (size == 0) {
         hak_free_inline(p);
         return NULL;
@@ -190,7 +190,7 @@ void *hak_realloc_impl(void *p, size_t size)
         HAK_COUNT(realloc_inplace);
         return p;
     }
-    void *q = hak_malloc_inline(size, __builtin_return_address(0));
+    void *q = hak_malloc_inline(size, site);
     if (q == NULL)
         return NULL;
     memcpy(q, p, size < old ? size : old);
@@ -198,10 +198,10 @@ void *hak_realloc_impl(void *p, size_t size)
     return q;
 }
 
-void *hak_memalign_impl(size_t align, size_t size)
+void *hak_memalign_impl(size_t align, size_t size, const void *site)
 {
     if (align <= HAK_ALIGN)
-        return hak_malloc_inline(size, NULL);
+        return hak_malloc_inline(size, site);
     if (!ensure_init()) {
         errno = ENOMEM;
         return NULL;
@@ -213,35 +213,27 @@ void *hak_memalign_impl(size_t align, size_t size)
     int c = hak_aligned_class(size, align);
     if (c >= 0)
         return alloc_class((unsigned)c);
-    return hak_large_alloc(size, align, __builtin_return_address(0));
+    return hak_large_alloc(size, align, site);
 }
 
 static bool pow2(size_t x) { return x != 0 && (x & (x - 1)) == 0; }
 
-/* ---- public API ---- */
-
-HAK_EXPORT void *hak_malloc(size_t size) { return hak_malloc_inline(size, __builtin_return_address(0)); }
-HAK_EXPORT void hak_free(void *p) { hak_free_inline(p); }
-HAK_EXPORT void *hak_calloc(size_t n, size_t size) { return hak_calloc_impl(n, size); }
-HAK_EXPORT void *hak_realloc(void *p, size_t size) { return hak_realloc_impl(p, size); }
-HAK_EXPORT size_t hak_malloc_usable_size(void *p) { return hak_usable_impl(p, "malloc_usable_size(): invalid pointer"); }
-
-HAK_EXPORT void *hak_reallocarray(void *p, size_t n, size_t size)
+void *hak_reallocarray_impl(void *p, size_t n, size_t size, const void *site)
 {
     size_t total;
     if (__builtin_mul_overflow(n, size, &total)) {
         errno = ENOMEM;
         return NULL;
     }
-    return hak_realloc_impl(p, total);
+    return hak_realloc_impl(p, total, site);
 }
 
-HAK_EXPORT int hak_posix_memalign(void **out, size_t align, size_t size)
+int hak_posix_memalign_impl(void **out, size_t align, size_t size, const void *site)
 {
     if (!pow2(align) || align % sizeof(void *) != 0)
         return EINVAL;
     int saved = errno;
-    void *p = hak_memalign_impl(align, size);
+    void *p = hak_memalign_impl(align, size, site);
     if (p == NULL) {
         errno = saved;
         return ENOMEM;
@@ -250,17 +242,17 @@ HAK_EXPORT int hak_posix_memalign(void **out, size_t align, size_t size)
     return 0;
 }
 
-HAK_EXPORT void *hak_aligned_alloc(size_t align, size_t size)
+void *hak_aligned_alloc_impl(size_t align, size_t size, const void *site)
 {
     if (!pow2(align)) {
         errno = EINVAL;
         return NULL;
     }
-    return hak_memalign_impl(align, size);
+    return hak_memalign_impl(align, size, site);
 }
 
 /* glibc's memalign rounds a non-power-of-two alignment up. */
-HAK_EXPORT void *hak_memalign(size_t align, size_t size)
+void *hak_memalign_round_impl(size_t align, size_t size, const void *site)
 {
     if (align > (SIZE_MAX >> 1) + 1) {
         errno = EINVAL;
@@ -272,9 +264,22 @@ HAK_EXPORT void *hak_memalign(size_t align, size_t size)
             a <<= 1;
         align = a;
     }
-    return hak_memalign_impl(align, size);
+    return hak_memalign_impl(align, size, site);
 }
 
+/* ---- public API: the caller's return address is the call site ---- */
+
+#define SITE __builtin_return_address(0)
+
+HAK_EXPORT void *hak_malloc(size_t size) { return hak_malloc_inline(size, SITE); }
+HAK_EXPORT void hak_free(void *p) { hak_free_inline(p); }
+HAK_EXPORT void *hak_calloc(size_t n, size_t size) { return hak_calloc_impl(n, size, SITE); }
+HAK_EXPORT void *hak_realloc(void *p, size_t size) { return hak_realloc_impl(p, size, SITE); }
+HAK_EXPORT void *hak_reallocarray(void *p, size_t n, size_t size) { return hak_reallocarray_impl(p, n, size, SITE); }
+HAK_EXPORT int hak_posix_memalign(void **out, size_t align, size_t size) { return hak_posix_memalign_impl(out, align, size, SITE); }
+HAK_EXPORT void *hak_aligned_alloc(size_t align, size_t size) { return hak_aligned_alloc_impl(align, size, SITE); }
+HAK_EXPORT void *hak_memalign(size_t align, size_t size) { return hak_memalign_round_impl(align, size, SITE); }
+HAK_EXPORT size_t hak_malloc_usable_size(void *p) { return hak_usable_impl(p, "malloc_usable_size(): invalid pointer"); }
 HAK_EXPORT void *hak_alloc_at(size_t size, const void *site) { return hak_malloc_inline(size, site); }
 HAK_EXPORT void hak_free_at(void *p, const void *site) { (void)site; hak_free_inline(p); }
 HAK_EXPORT const char *hak_version(void) { return PACKAGE_VERSION; }

@@ -222,9 +222,13 @@ extern _Atomic int hak_ready;
 bool  hak_init_slow(void);
 void *hak_alloc_slow(size_t size, const void *site);
 void  hak_free_slow(void *p);
-void *hak_realloc_impl(void *p, size_t size);
-void *hak_calloc_impl(size_t n, size_t size);
-void *hak_memalign_impl(size_t align, size_t size);
+void *hak_realloc_impl(void *p, size_t size, const void *site);
+void *hak_calloc_impl(size_t n, size_t size, const void *site);
+void *hak_memalign_impl(size_t align, size_t size, const void *site);  /* align: power of two */
+void *hak_memalign_round_impl(size_t align, size_t size, const void *site);
+void *hak_aligned_alloc_impl(size_t align, size_t size, const void *site);
+int   hak_posix_memalign_impl(void **out, size_t align, size_t size, const void *site);
+void *hak_reallocarray_impl(void *p, size_t n, size_t size, const void *site);
 size_t hak_usable_impl(void *p, const char *caller);
 
 /* ---- stats.c ---- */

@@ -12,12 +12,12 @@
 HAK_EXPORT void *malloc(size_t size) { return hak_malloc_inline(size, SITE); }
 HAK_EXPORT void free(void *p) { hak_free_inline(p); }
 HAK_EXPORT void cfree(void *p) { hak_free_inline(p); }
-HAK_EXPORT void *calloc(size_t n, size_t size) { return hak_calloc_impl(n, size); }
-HAK_EXPORT void *realloc(void *p, size_t size) { return hak_realloc_impl(p, size); }
-HAK_EXPORT void *reallocarray(void *p, size_t n, size_t size) { return hak_reallocarray(p, n, size); }
-HAK_EXPORT int posix_memalign(void **out, size_t align, size_t size) { return hak_posix_memalign(out, align, size); }
-HAK_EXPORT void *aligned_alloc(size_t align, size_t size) { return hak_aligned_alloc(align, size); }
-HAK_EXPORT void *memalign(size_t align, size_t size) { return hak_memalign(align, size); }
+HAK_EXPORT void *calloc(size_t n, size_t size) { return hak_calloc_impl(n, size, SITE); }
+HAK_EXPORT void *realloc(void *p, size_t size) { return hak_realloc_impl(p, size, SITE); }
+HAK_EXPORT void *reallocarray(void *p, size_t n, size_t size) { return hak_reallocarray_impl(p, n, size, SITE); }
+HAK_EXPORT int posix_memalign(void **out, size_t align, size_t size) { return hak_posix_memalign_impl(out, align, size, SITE); }
+HAK_EXPORT void *aligned_alloc(size_t align, size_t size) { return hak_aligned_alloc_impl(align, size, SITE); }
+HAK_EXPORT void *memalign(size_t align, size_t size) { return hak_memalign_round_impl(align, size, SITE); }
 HAK_EXPORT size_t malloc_usable_size(void *p) { return hak_usable_impl(p, "malloc_usable_size(): invalid pointer"); }
 
 static size_t page_size(void)
@@ -26,7 +26,7 @@ static size_t page_size(void)
     return ps > 0 ? (size_t)ps : 4096;
 }
 
-HAK_EXPORT void *valloc(size_t size) { return hak_memalign_impl(page_size(), size); }
+HAK_EXPORT void *valloc(size_t size) { return hak_memalign_impl(page_size(), size, SITE); }
 
 HAK_EXPORT void *pvalloc(size_t size)
 {
@@ -35,7 +35,7 @@ HAK_EXPORT void *pvalloc(size_t size)
         errno = ENOMEM;
         return NULL;
     }
-    return hak_memalign_impl(ps, size ? (size + ps - 1) & ~(ps - 1) : ps);
+    return hak_memalign_impl(ps, size ? (size + ps - 1) & ~(ps - 1) : ps, SITE);
 }
 
 /* C23 sized deallocation: the size is a hint we do not need. */
