@@ -95,6 +95,35 @@ bench_find_lib() {
     return 1
 }
 
+# bench_select_allocators LIST [BENCHMARK]: fills the caller's arrays
+# names, preload and envset with the allocators of LIST (comma-separated;
+# every known one when empty) that are installed.  With BENCHMARK and no
+# LIST, only the allocators whose table line applies to that benchmark.
+bench_select_allocators() {
+    local list=$1 bench=${2:-} a
+    local -a wanted
+    if [ -n "$list" ]; then
+        IFS=',' read -r -a wanted <<<"$list"
+    else
+        mapfile -t wanted < <(bench_alloc_names)
+    fi
+    for a in "${wanted[@]}"; do
+        if [ -z "$list" ] && [ -n "$bench" ] && ! bench_alloc_applies "$a" "$bench"; then
+            continue
+        fi
+        if bench_alloc_resolve "$a"; then
+            names+=("$a")
+            # shellcheck disable=SC2004 # associative arrays of the caller
+            preload[$a]=$BENCH_PRELOAD
+            # shellcheck disable=SC2004
+            envset[$a]=$BENCH_ENV
+        else
+            bench_note "skipping $a: $BENCH_SKIP"
+        fi
+    done
+    [ ${#names[@]} -gt 0 ] || bench_die "no allocator to run"
+}
+
 # bench_alloc_resolve NAME: sets BENCH_PRELOAD (empty: no preload) and
 # BENCH_ENV, or returns 1 with the reason in BENCH_SKIP.
 bench_alloc_resolve() {

@@ -137,23 +137,9 @@ else
 fi
 for b in "${bench_list[@]}"; do bench_command "$b"; done
 
-if [ -n "$allocs" ]; then
-    IFS=',' read -r -a wanted <<<"$allocs"
-else
-    mapfile -t wanted < <(bench_alloc_names)
-fi
 names=()
 declare -A preload envset
-for a in "${wanted[@]}"; do
-    if bench_alloc_resolve "$a"; then
-        names+=("$a")
-        preload[$a]=$BENCH_PRELOAD
-        envset[$a]=$BENCH_ENV
-    else
-        bench_note "skipping $a: $BENCH_SKIP"
-    fi
-done
-[ ${#names[@]} -gt 0 ] || bench_die "no allocator to run"
+bench_select_allocators "$allocs"
 
 bench_programs "$bindir"
 for p in $BENCH_PROGRAMS; do

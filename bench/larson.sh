@@ -63,25 +63,8 @@ seconds=${seconds:-$LP_SECONDS}
 [ -n "$BENCH_HAKMEM_LIB" ] || BENCH_HAKMEM_LIB=$(bench_default_hakmem)
 
 names=()
-if [ -n "$allocs" ]; then
-    IFS=',' read -r -a wanted <<<"$allocs"
-else
-    mapfile -t wanted < <(bench_alloc_names)
-fi
 declare -A preload envset
-for a in "${wanted[@]}"; do
-    if [ -z "$allocs" ] && ! bench_alloc_applies "$a" "larson-$profile"; then
-        continue
-    fi
-    if bench_alloc_resolve "$a"; then
-        names+=("$a")
-        preload[$a]=$BENCH_PRELOAD
-        envset[$a]=$BENCH_ENV
-    else
-        bench_note "skipping $a: $BENCH_SKIP"
-    fi
-done
-[ ${#names[@]} -gt 0 ] || bench_die "no allocator to run"
+bench_select_allocators "$allocs" "larson-$profile"
 
 bench_programs "$bindir"
 bench_time_tool

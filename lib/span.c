@@ -5,7 +5,7 @@
  * that is, a block counts as used while it is with the user, in some
  * thread's tls_sll, or on the remote queue.  used == 0 means the span is
  * empty and can go back to its SuperSlab. */
-#include "internal.h"
+#include "alloc.h"
 
 void hak_span_init(hak_span_t *s, unsigned cls, uintptr_t start, unsigned nslabs)
 {
@@ -33,15 +33,9 @@ bool hak_span_exhausted(const hak_span_t *s)
     return s->free == NULL && s->carved == s->capacity;
 }
 
-static bool is_block(const hak_span_t *s, uintptr_t a)
-{
-    uintptr_t off = a - s->start;
-    return off < s->limit && (uint32_t)((off * s->recip) >> 32) * (uintptr_t)s->bsize == off;
-}
-
 void hak_span_check_block(const hak_span_t *s, uintptr_t a, const char *what)
 {
-    if (!is_block(s, a))
+    if (!hak_span_is_block(s, a))
         hak_fatal(what, (void *)a);
 }
 
@@ -60,7 +54,7 @@ unsigned hak_span_take(hak_span_t *s, hak_sll_t *l, unsigned want)
             last = b;
             got++;
             uintptr_t next = hak_link_decode(b);
-            if (next != 0 && !is_block(s, next))
+            if (next != 0 && !hak_span_is_block(s, next))
                 hak_fatal("corrupted span free list", b);
             b = (void *)next;
         }
@@ -118,7 +112,7 @@ unsigned hak_span_drain_remote(hak_span_t *s)
     unsigned n = 0;
     void *b = (void *)list, *last = NULL;
     while (b != NULL) {
-        if (!is_block(s, (uintptr_t)b))
+        if (!hak_span_is_block(s, (uintptr_t)b))
             hak_fatal("corrupted remote free list", b);
         last = b;
         if (++n > s->used)
