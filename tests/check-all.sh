@@ -1,7 +1,8 @@
 #!/bin/bash
-# Runs the whole test suite twice: in the default build (SuperSlabs) and in
-# a second build configured with --disable-superslab, then prints the
-# totals on one line, "N passed, N failed", and fails if anything failed.
+# Runs the whole test suite in three builds: the default one (SuperSlabs),
+# one configured with --disable-superslab, and one with internal assertions
+# and the debug counters on; then prints the totals on one line,
+# "N passed, N failed", and fails if anything failed.
 # Run from the top of a source tree; builds the tree if needed.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -37,10 +38,14 @@ run_build() {   # $1: build dir, rest: configure args
 
 [ -x configure ] || autoreconf -fi
 run_build .
-# The second configuration builds from a distribution tree, which also
+# The other configurations build from distribution trees, which also
 # proves the tarball is complete (the source tree itself is configured).
-rm -rf build-nosuperslab
-make -s distdir distdir=build-nosuperslab >/dev/null
-run_build build-nosuperslab --disable-superslab
+variant() {   # $1: build dir, rest: configure args
+    rm -rf "$1"
+    make -s distdir distdir="$1" >/dev/null
+    run_build "$@"
+}
+variant build-nosuperslab --disable-superslab
+variant build-debug --enable-debug --enable-debug-counters
 echo "${passed} passed, ${failed} failed"
 [ "$failed" -eq 0 ]
