@@ -117,7 +117,9 @@ void hak_heap_unlock_shared(void) { pthread_mutex_unlock(&shared_lock); }
 /* fork: hold every global lock across the fork, in one order, so the
  * child inherits consistent structures.  In the child only the forking
  * thread exists; the other heaps are torn down as if their threads had
- * exited, so their spans become orphans. */
+ * exited, so their spans become orphans — except a heap whose thread was
+ * changing its span lists at the moment of the fork: its lists cannot be
+ * trusted, so it is left alone and what it held stays unused. */
 void hak_heap_fork_prepare(void)
 {
     pthread_mutex_lock(&heaps_lock);
@@ -151,6 +153,11 @@ void hak_heap_fork_child(void)
         next = h->next_heap;
         if (h == self)
             continue;
+        if (atomic_load_explicit(&h->busy, memory_order_relaxed)) {
+            heap_unlink(h);
+            atomic_fetch_sub_explicit(&hak_stats.heaps, 1, memory_order_relaxed);
+            continue;
+        }
         heap_teardown(h);
         heap_retire(h);
     }

@@ -115,6 +115,7 @@ struct hak_heap_s {
     hak_span_t *full[HAK_NCLASS];     /* spans with neither (may have remote frees) */
     hak_heap_t *next_heap, *prev_heap;
     int         kind;                 /* HAK_HEAP_* */
+    _Atomic int busy;                 /* span lists being changed (see tiny.c) */
 };
 enum { HAK_HEAP_THREAD = 0, HAK_HEAP_SHARED, HAK_HEAP_SENTINEL };
 

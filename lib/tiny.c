@@ -11,6 +11,20 @@
  * come and go (Larson) reuse what their predecessors left behind. */
 #include "alloc.h"
 
+/* A heap's span lists are changed by its thread without a lock.  `busy`
+ * brackets every change, so that a fork child, which inherits the lists of
+ * threads that do not exist in it, can tell the ones it may walk. */
+static inline void heap_enter(hak_heap_t *h)
+{
+    atomic_store_explicit(&h->busy, 1, memory_order_relaxed);
+    atomic_thread_fence(memory_order_release);
+}
+
+static inline void heap_leave(hak_heap_t *h)
+{
+    atomic_store_explicit(&h->busy, 0, memory_order_release);
+}
+
 static pthread_mutex_t orphan_lock = PTHREAD_MUTEX_INITIALIZER;
 static hak_span_t *orphans[HAK_NCLASS];
 
@@ -109,7 +123,7 @@ static bool scan_full(hak_heap_t *h, unsigned c)
     return false;
 }
 
-void *hak_tiny_refill_pop(hak_heap_t *h, unsigned c)
+static void *refill_pop(hak_heap_t *h, unsigned c)
 {
     hak_sll_t *l = &h->sll[c];
     unsigned want = hak_classes[c].batch;
@@ -140,6 +154,14 @@ void *hak_tiny_refill_pop(hak_heap_t *h, unsigned c)
         HAK_COUNT(refill_new_span);
         span_own(h, s);
     }
+}
+
+void *hak_tiny_refill_pop(hak_heap_t *h, unsigned c)
+{
+    heap_enter(h);
+    void *p = refill_pop(h, c);
+    heap_leave(h);
+    return p;
 }
 
 static void spill(hak_heap_t *h, unsigned c, unsigned n)
@@ -205,15 +227,20 @@ void hak_tiny_free_slow(hak_heap_t *h, void *p)
         check_double_free(h, s, p);
     hak_heap_t *owner = atomic_load_explicit(&s->owner, memory_order_relaxed);
     bool live = h->kind == HAK_HEAP_THREAD && h != &hak_heap_empty;
-    if (owner == NULL && live && adopt_on_free(h, s, p))
-        owner = h;
-    if (owner == h) {
-        hak_sll_t *l = &h->sll[s->cls];
-        if (l->count >= l->cap)
-            spill(h, s->cls, hak_classes[s->cls].batch);
-        hak_sll_push(l, p);
-        HAK_COUNT(free_tls_sll);
-        return;
+    if (live && (owner == h || owner == NULL)) {
+        heap_enter(h);
+        if (owner == NULL && adopt_on_free(h, s, p))
+            owner = h;
+        if (owner == h) {
+            hak_sll_t *l = &h->sll[s->cls];
+            if (l->count >= l->cap)
+                spill(h, s->cls, hak_classes[s->cls].batch);
+            hak_sll_push(l, p);
+            HAK_COUNT(free_tls_sll);
+        }
+        heap_leave(h);
+        if (owner == h)
+            return;
     }
     HAK_COUNT(free_ss_remote);
     hak_span_remote_push(s, p);
@@ -232,12 +259,15 @@ size_t hak_tiny_usable(void *p)
  * rest become orphans for other threads to adopt. */
 void hak_tiny_flush(hak_heap_t *h)
 {
+    heap_enter(h);
     for (unsigned c = 0; c < HAK_NCLASS; c++)
         spill(h, c, UINT32_MAX);
+    heap_leave(h);
 }
 
 void hak_tiny_orphan_all(hak_heap_t *h)
 {
+    heap_enter(h);
     for (unsigned c = 0; c < HAK_NCLASS; c++) {
         hak_span_t **lists[2] = { &h->avail[c], &h->full[c] };
         for (int k = 0; k < 2; k++) {
@@ -258,6 +288,7 @@ void hak_tiny_orphan_all(hak_heap_t *h)
             }
         }
     }
+    heap_leave(h);
 }
 
 void hak_orphan_lock(void)       { pthread_mutex_lock(&orphan_lock); }

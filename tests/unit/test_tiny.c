@@ -2,6 +2,8 @@
  * orphaning at thread exit and adoption, and the hardening checks. */
 #include "unit.h"
 #include <pthread.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 START_TEST(test_free_then_malloc_reuses_block_lifo)
 {
@@ -168,6 +170,66 @@ START_TEST(test_interior_pointer_free_aborts)
 }
 END_TEST
 
+/* A thread that owns a span and stays alive until released. */
+static pthread_barrier_t owner_ready, owner_done;
+static void *owner_heap;
+static void *owned_block;
+
+static void *alloc_and_wait(void *arg)
+{
+    owned_block = hak_malloc(144);
+    owner_heap = hak_tls_heap;
+    pthread_barrier_wait(&owner_ready);
+    pthread_barrier_wait(&owner_done);
+    return NULL;
+}
+
+/* Forks while another thread owns spans; returns the child's exit status:
+ * 0 if the span ended as the child expected (orphaned, or left to its
+ * owner when the owner was marked busy) and the child could allocate. */
+static int fork_with_live_owner(bool busy)
+{
+    pthread_t t;
+    pthread_barrier_init(&owner_ready, NULL, 2);
+    pthread_barrier_init(&owner_done, NULL, 2);
+    pthread_create(&t, NULL, alloc_and_wait, NULL);
+    pthread_barrier_wait(&owner_ready);
+    hak_heap_t *h = owner_heap;
+    hak_span_t *s = hak_span_of((uintptr_t)owned_block);
+    if (busy)
+        atomic_store(&h->busy, 1);
+    pid_t pid = fork();
+    if (pid == 0) {
+        hak_heap_t *o = atomic_load(&s->owner);
+        bool as_expected = busy ? o == h : o == NULL && s->state == HAK_SPAN_ORPHAN;
+        void *p = hak_malloc(144), *q = hak_malloc(100000);
+        hak_free(p);
+        hak_free(q);
+        hak_free(owned_block);
+        _exit(as_expected && p && q ? 0 : 1);
+    }
+    int status = -1;
+    waitpid(pid, &status, 0);
+    atomic_store(&h->busy, 0);
+    pthread_barrier_wait(&owner_done);
+    pthread_join(t, NULL);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+START_TEST(test_fork_child_orphans_spans_of_other_threads)
+{
+    unit_init();
+    ck_assert_int_eq(fork_with_live_owner(false), 0);
+}
+END_TEST
+
+START_TEST(test_fork_child_leaves_alone_a_heap_caught_mid_update)
+{
+    unit_init();
+    ck_assert_int_eq(fork_with_live_owner(true), 0);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("tiny");
@@ -179,6 +241,8 @@ static Suite *suite(void)
     UNIT_TEST(tc, test_cross_thread_free_lands_on_remote_queue);
     UNIT_TEST(tc, test_exited_thread_spans_are_orphaned_then_adopted_by_free);
     UNIT_TEST(tc, test_empty_span_returns_to_superslab);
+    UNIT_TEST(tc, test_fork_child_orphans_spans_of_other_threads);
+    UNIT_TEST(tc, test_fork_child_leaves_alone_a_heap_caught_mid_update);
     suite_add_tcase(s, tc);
     TCase *tm = tcase_create("misuse");
     tcase_add_test_raise_signal(tm, test_double_free_aborts, SIGABRT);
