@@ -104,8 +104,6 @@ hak_heap_t *hak_heap_init_thread(void)
     return h;
 }
 
-bool hak_heap_is_dead(hak_heap_t *h) { return h == &heap_dead; }
-
 hak_heap_t *hak_heap_lock_shared(void)
 {
     pthread_mutex_lock(&shared_lock);

@@ -202,7 +202,6 @@ extern __thread hak_heap_t *hak_tls_heap __attribute__((tls_model("initial-exec"
 extern hak_heap_t hak_heap_empty;
 hak_heap_t *hak_heap_init_thread(void);               /* may return the shared heap */
 hak_heap_t *hak_heap_lock_shared(void);
-bool  hak_heap_is_dead(hak_heap_t *h);
 void  hak_heap_unlock_shared(void);
 void  hak_heap_fork_prepare(void);
 void  hak_heap_fork_parent(void);

@@ -135,7 +135,9 @@ static void ss_release(hak_span_t *s)
     }
 }
 
-static void standalone_map(hak_span_t *s, uintptr_t base, unsigned n, hak_span_t *to)
+/* Points the registry slots of n standalone slabs at `to`.  Their window
+ * tables exist: standalone_acquire made them before mapping. */
+static void standalone_map(uintptr_t base, unsigned n, hak_span_t *to)
 {
     for (unsigned i = 0; i < n; i++) {
         uintptr_t a = base + ((size_t)i << HAK_SLAB_SHIFT);
@@ -143,13 +145,11 @@ static void standalone_map(hak_span_t *s, uintptr_t base, unsigned n, hak_span_t
         hak_assert(c != NULL);
         c->span_of[(a >> HAK_SLAB_SHIFT) & (HAK_SS_SLABS - 1)] = to;
     }
-    (void)s;
 }
 
 static hak_span_t *standalone_acquire(unsigned cls, unsigned n)
 {
     size_t bytes = (size_t)n << HAK_SLAB_SHIFT;
-    /* Make sure the window tables can be had before mapping. */
     hak_span_t *s = standalone_free;
     if (s != NULL)
         standalone_free = s->next;
@@ -161,6 +161,7 @@ static hak_span_t *standalone_acquire(unsigned cls, unsigned n)
         standalone_free = s;
         return NULL;
     }
+    /* Window tables first, so that registering cannot fail half-way. */
     for (unsigned i = 0; i < n; i++) {
         if (hak_registry_chunk_for((uintptr_t)base + ((size_t)i << HAK_SLAB_SHIFT)) == NULL) {
             hak_os_unmap(base, bytes);
@@ -171,7 +172,7 @@ static hak_span_t *standalone_acquire(unsigned cls, unsigned n)
     }
     hak_span_init(s, cls, (uintptr_t)base, n);
     s->ss = NULL;
-    standalone_map(s, (uintptr_t)base, n, s);
+    standalone_map((uintptr_t)base, n, s);
     return s;
 }
 
@@ -179,7 +180,7 @@ static void standalone_release(hak_span_t *s)
 {
     unsigned n = s->nslabs;
     uintptr_t base = s->start;
-    standalone_map(s, base, n, &hak_span_none);
+    standalone_map(base, n, &hak_span_none);
     hak_os_unmap((void *)base, (size_t)n << HAK_SLAB_SHIFT);
     s->next = standalone_free;
     standalone_free = s;
