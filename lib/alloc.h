@@ -45,17 +45,29 @@ static inline void *hak_malloc_inline(size_t size, const void *site)
     return hak_alloc_slow(size, site);
 }
 
+/* The registry entry of `a`.  hak_addr_limit is 0 until the registry
+ * exists, so one compare covers both "not initialised" and "above the user
+ * address space" (entry 0: not ours). */
+static inline uintptr_t hak_registry_entry(uintptr_t a)
+{
+    if (unlikely(a >= atomic_load_explicit(&hak_addr_limit, memory_order_acquire)))
+        return 0;
+    return hak_registry[a >> HAK_SS_SHIFT];
+}
+
+/* The span covering `a` in the chunk of registry entry `e` (tag checked by
+ * the caller): a span, or &hak_span_none, never NULL. */
+static inline hak_span_t *hak_chunk_span(uintptr_t e, uintptr_t a)
+{
+    return ((hak_chunk_t *)(e - HAK_TAG_CHUNK))->span_of[(a >> HAK_SLAB_SHIFT) & (HAK_SS_SLABS - 1)];
+}
+
 /* The span covering `a`, or &hak_span_none; NULL if the registry says the
  * address is not slab memory. */
 static inline hak_span_t *hak_span_of(uintptr_t a)
 {
-    const uintptr_t *reg = hak_registry;
-    if (unlikely(reg == NULL || (a >> HAK_ADDR_BITS) != 0))
-        return NULL;
-    uintptr_t e = reg[a >> HAK_SS_SHIFT];
-    if (unlikely((e & HAK_TAG_MASK) != HAK_TAG_CHUNK))
-        return NULL;
-    return ((hak_chunk_t *)(e - HAK_TAG_CHUNK))->span_of[(a >> HAK_SLAB_SHIFT) & (HAK_SS_SLABS - 1)];
+    uintptr_t e = hak_registry_entry(a);
+    return (e & HAK_TAG_MASK) == HAK_TAG_CHUNK ? hak_chunk_span(e, a) : NULL;
 }
 
 /* Is `a` the start of a block of span `s`?  One multiply replaces the
@@ -69,8 +81,9 @@ static inline bool hak_span_is_block(const hak_span_t *s, uintptr_t a)
 static inline void hak_free_inline(void *p)
 {
     uintptr_t a = (uintptr_t)p;
-    hak_span_t *s = hak_span_of(a);
-    if (likely(s != NULL)) {
+    uintptr_t e = hak_registry_entry(a);
+    if (likely((e & HAK_TAG_MASK) == HAK_TAG_CHUNK)) {
+        hak_span_t *s = hak_chunk_span(e, a);
         hak_heap_t *h = hak_tls_heap;
         if (likely(atomic_load_explicit(&s->owner, memory_order_relaxed) == h)) {
             hak_sll_t *l = &h->sll[s->cls];

@@ -10,6 +10,7 @@
 #include "internal.h"
 
 uintptr_t *hak_registry;
+_Atomic uintptr_t hak_addr_limit;
 
 static pthread_mutex_t chunk_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -19,6 +20,7 @@ bool hak_registry_init(void)
     if (r == NULL)
         return false;
     hak_registry = r;
+    atomic_store_explicit(&hak_addr_limit, (uintptr_t)1 << HAK_ADDR_BITS, memory_order_release);
     return true;
 }
 
