@@ -3,7 +3,8 @@
 # standalone slabs (HAKMEM_TINY_USE_SUPERSLAB=0), via tests/unit/run.sh.
 if HAVE_CHECK
 unit_suites = tests/unit/test_sizeclass tests/unit/test_superslab \
-	tests/unit/test_tiny tests/unit/test_mid tests/unit/test_large
+	tests/unit/test_tiny tests/unit/test_mid tests/unit/test_large \
+	tests/unit/test_options
 check_PROGRAMS += $(unit_suites)
 unit_cflags = $(AM_CFLAGS) -pthread $(CHECK_CFLAGS)
 unit_ldadd = lib/libhakmem-internal.la $(CHECK_LIBS) $(PTHREAD_LIBS)
@@ -22,6 +23,9 @@ tests_unit_test_mid_LDADD = $(unit_ldadd)
 tests_unit_test_large_SOURCES = tests/unit/test_large.c tests/unit/unit.h
 tests_unit_test_large_CFLAGS = $(unit_cflags)
 tests_unit_test_large_LDADD = $(unit_ldadd)
+tests_unit_test_options_SOURCES = tests/unit/test_options.c tests/unit/unit.h
+tests_unit_test_options_CFLAGS = $(unit_cflags)
+tests_unit_test_options_LDADD = $(unit_ldadd)
 TESTS += $(unit_suites) tests/unit/standalone.sh
 EXTRA_DIST += tests/unit/standalone.sh
 endif
