@@ -52,7 +52,8 @@ static inline uintptr_t hak_registry_entry(uintptr_t a)
 {
     if (unlikely(a >= atomic_load_explicit(&hak_addr_limit, memory_order_acquire)))
         return 0;
-    return hak_registry[a >> HAK_SS_SHIFT];
+    return atomic_load_explicit((_Atomic uintptr_t *)&hak_registry[a >> HAK_SS_SHIFT],
+                                memory_order_relaxed);
 }
 
 /* The span covering `a` in the chunk of registry entry `e` (tag checked by

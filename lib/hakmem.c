@@ -114,13 +114,9 @@ void hak_free_slow(void *p)
         return;
     }
     uintptr_t a = (uintptr_t)p;
-    if (!atomic_load_explicit(&hak_ready, memory_order_acquire) || (a >> HAK_ADDR_BITS) != 0 ||
-        (a & (HAK_ALIGN - 1)) != 0) {
-        HAK_COUNT(free_invalid);
-        hak_fatal("free(): invalid pointer", p);
-    }
-    uintptr_t e = hak_registry[a >> HAK_SS_SHIFT];
-    if ((e & HAK_TAG_MASK) == HAK_TAG_CHUNK) {
+    /* 0 (not ours) before initialisation and above the address space */
+    uintptr_t e = hak_registry_entry(a);
+    if ((e & HAK_TAG_MASK) == HAK_TAG_CHUNK && (a & (HAK_ALIGN - 1)) == 0) {
         hak_tiny_free_slow(hak_tls_heap, p);
         return;
     }
@@ -138,15 +134,12 @@ size_t hak_usable_impl(void *p, const char *what)
 {
     if (p == NULL)
         return 0;
-    uintptr_t a = (uintptr_t)p;
-    if (atomic_load_explicit(&hak_ready, memory_order_acquire) && (a >> HAK_ADDR_BITS) == 0) {
-        size_t n = hak_tiny_usable(p);
-        if (n)
-            return n;
-        hak_large_t *l = hak_large_of(hak_registry[a >> HAK_SS_SHIFT], p);
-        if (l != NULL)
-            return hak_large_usable(l);
-    }
+    size_t n = hak_tiny_usable(p);
+    if (n)
+        return n;
+    hak_large_t *l = hak_large_of(hak_registry_entry((uintptr_t)p), p);
+    if (l != NULL)
+        return hak_large_usable(l);
     hak_fatal(what, p);
 }
 
@@ -180,7 +173,7 @@ void *hak_realloc_impl(void *p, size_t size, const void *site)
         return NULL;
     }
     size_t old = hak_usable_impl(p, "realloc(): invalid pointer");
-    hak_large_t *l = hak_large_of(hak_registry[(uintptr_t)p >> HAK_SS_SHIFT], p);
+    hak_large_t *l = hak_large_of(hak_registry_entry((uintptr_t)p), p);
     if (l != NULL && size > hak_opt.mid_max && hak_large_resize(l, size)) {
         HAK_COUNT(realloc_inplace);
         return p;

@@ -69,7 +69,7 @@ struct hak_span_s {
     uint32_t  bsize;
     uint32_t  recip;                  /* ceil(2^32 / bsize): offset -> index */
     uint8_t   cls;
-    uint8_t   state;                  /* HAK_SPAN_* */
+    _Atomic uint8_t state;            /* HAK_SPAN_*; read under the orphan lock by other threads */
     uint8_t   list;                   /* HAK_LIST_* */
     uint8_t   nslabs;
     _Atomic(uintptr_t) remote;        /* Treiber stack of cross-thread frees */
@@ -160,7 +160,7 @@ void hak_options_init(void);
 void hak_options_print(int fd);
 
 /* ---- sizeclass.c ---- */
-extern uint8_t     hak_class_tab[HAK_TINY_MAX / HAK_ALIGN + 1];
+extern const uint8_t hak_class_tab[HAK_TINY_MAX / HAK_ALIGN + 1];
 extern hak_class_t hak_classes[HAK_NCLASS];
 void     hak_sizeclass_init(void);
 unsigned hak_size_class(size_t size);                 /* size <= HAK_MID_MAX */

@@ -39,7 +39,7 @@ hak_chunk_t *hak_registry_chunk_for(uintptr_t addr)
 {
     uintptr_t w = addr >> HAK_SS_SHIFT;
     pthread_mutex_lock(&chunk_lock);
-    uintptr_t e = hak_registry[w];
+    uintptr_t e = atomic_load_explicit((_Atomic uintptr_t *)&hak_registry[w], memory_order_relaxed);
     hak_chunk_t *c = NULL;
     if ((e & HAK_TAG_MASK) == HAK_TAG_CHUNK) {
         c = (hak_chunk_t *)(e - HAK_TAG_CHUNK);

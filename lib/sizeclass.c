@@ -6,7 +6,16 @@
  * is a multiple of 16, so every block is 16-byte aligned. */
 #include "internal.h"
 
-uint8_t     hak_class_tab[HAK_TINY_MAX / HAK_ALIGN + 1];
+/* Class of a tiny size, indexed by (size + 15) / 16.  A constant, so the
+ * malloc fast path reads it without any ordering against initialisation;
+ * hak_sizeclass_init() checks it against class_size(). */
+const uint8_t hak_class_tab[HAK_TINY_MAX / HAK_ALIGN + 1] = {
+    0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 8, 9, 9, 10, 10, 11,
+    11, 12, 12, 12, 12, 13, 13, 13, 13, 14, 14, 14, 14, 15, 15, 15,
+    15, 16, 16, 16, 16, 16, 16, 16, 16, 17, 17, 17, 17, 17, 17, 17,
+    17, 18, 18, 18, 18, 18, 18, 18, 18, 19, 19, 19, 19, 19, 19, 19,
+    19,
+};
 hak_class_t hak_classes[HAK_NCLASS];
 
 static uint32_t class_size(unsigned c)
@@ -86,10 +95,8 @@ void hak_sizeclass_init(void)
         k->batch = cap / 2 ? cap / 2 : 1;
     }
     for (size_t i = 0; i <= HAK_TINY_MAX / HAK_ALIGN; i++) {
-        size_t size = i * HAK_ALIGN;
-        unsigned c = 0;
-        while (class_size(c) < size)
-            c++;
-        hak_class_tab[i] = (uint8_t)c;
+        unsigned c = hak_class_tab[i];
+        hak_assert(class_size(c) >= i * HAK_ALIGN && (c == 0 || class_size(c - 1) < i * HAK_ALIGN));
+        (void)c;
     }
 }
