@@ -6,7 +6,11 @@
 #define HAKMEM_TESTS_EXPECT_H
 
 #include <check.h>
+#include <stdlib.h>
 #include <string.h>
+
+#define KiB ((size_t)1024)
+#define MiB ((size_t)1024 * 1024)
 
 #define EXPECT(cond, ...)                \
     do {                                 \
@@ -54,5 +58,18 @@
         const char *ex_a_ = (a), *ex_b_ = (b);                                                    \
         EXPECT(strcmp(ex_a_, ex_b_) == 0, "'%s' is \"%s\", expected \"%s\"", #a, ex_a_, ex_b_);  \
     } while (0)
+
+/* Check's tcase_set_timeout overrides CK_DEFAULT_TIMEOUT; honour a larger
+ * value from the environment (CK_TIMEOUT_MULTIPLIER is applied by Check). */
+static inline double timeout_at_least(double want)
+{
+    const char *e = getenv("CK_DEFAULT_TIMEOUT");
+    if (e && *e) {
+        double v = atof(e);
+        if (v > want)
+            return v;
+    }
+    return want;
+}
 
 #endif

@@ -28,8 +28,6 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 
-#define KiB ((size_t)1024)
-#define MiB ((size_t)1024 * 1024)
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Sizes are passed through a volatile so that the compiler neither warns
@@ -1057,18 +1055,6 @@ MISUSE_TESTS(malloc_usable_size_of_foreign_pointer)
         tcase_add_test(tc, test_##name##_prints_diagnostic);                  \
     } while (0)
 
-/* Check's tcase_set_timeout overrides CK_DEFAULT_TIMEOUT; honour a larger
- * value from the environment (CK_TIMEOUT_MULTIPLIER is applied by Check). */
-static double timeout_at_least(double want)
-{
-    const char *e = getenv("CK_DEFAULT_TIMEOUT");
-    if (e && *e) {
-        double v = atof(e);
-        if (v > want)
-            return v;
-    }
-    return want;
-}
 
 static TCase *rules_semantics_tcase(void)
 {

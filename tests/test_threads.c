@@ -28,19 +28,7 @@
 #include <sys/resource.h>
 #include <sys/wait.h>
 
-#define KiB ((size_t)1024)
-#define MiB ((size_t)1024 * 1024)
 
-static double timeout_at_least(double want)
-{
-    const char *e = getenv("CK_DEFAULT_TIMEOUT");
-    if (e && *e) {
-        double v = atof(e);
-        if (v > want)
-            return v;
-    }
-    return want;
-}
 
 /* ------------------------------------------------------------------ */
 /* helpers                                                             */
