@@ -35,6 +35,18 @@ static void check_slot(const struct slot *s, size_t i)
     }
 }
 
+/* A block of random size in [min, min + range) for slot i, filled. */
+static inline struct slot new_slot(bench_rng *rng, size_t i, size_t min, uint32_t range)
+{
+    size_t size = min + bench_rng_below(rng, range);
+    void *p = malloc(size);
+    if (!p)
+        bench_oom(PROG, size);
+    bench_escape(p);
+    bench_fill(p, size, block_tag(i, size));
+    return (struct slot){p, size};
+}
+
 static void usage(int status)
 {
     fprintf(status ? stderr : stdout,
@@ -82,15 +94,8 @@ int main(int argc, char **argv)
     uint32_t range = (uint32_t)(max - min + 1);
 
     /* Populate the working set first so the timed loop is pure churn. */
-    for (size_t i = 0; i < nslots; i++) {
-        size_t size = min + bench_rng_below(&rng, range);
-        void *p = malloc(size);
-        if (!p)
-            bench_oom(PROG, size);
-        bench_escape(p);
-        bench_fill(p, size, block_tag(i, size));
-        slots[i] = (struct slot){p, size};
-    }
+    for (size_t i = 0; i < nslots; i++)
+        slots[i] = new_slot(&rng, i, min, range);
 
     uint64_t t0 = bench_now_ns();
     for (uint64_t step = 0; step < steps; step++) {
@@ -99,13 +104,7 @@ int main(int argc, char **argv)
         check_slot(s, i);
         bench_escape(s->p);
         free(s->p);
-        size_t size = min + bench_rng_below(&rng, range);
-        void *p = malloc(size);
-        if (!p)
-            bench_oom(PROG, size);
-        bench_escape(p);
-        bench_fill(p, size, block_tag(i, size));
-        *s = (struct slot){p, size};
+        *s = new_slot(&rng, i, min, range);
     }
     double elapsed = (double)(bench_now_ns() - t0) / 1e9;
 
