@@ -44,6 +44,7 @@ bool hak_init_slow(void)
         hak_options_init();
         hak_sizeclass_init();
         hak_secret = make_secret();
+        hak_elo_init();
         /* The tag must never look like a heap pointer or a small integer. */
         hak_free_tag = (make_secret() ^ hak_secret) | ((uintptr_t)1 << 63) | 1;
         if (!hak_registry_init() || !hak_heap_global_init()) {
@@ -90,6 +91,14 @@ static void *alloc_class(unsigned c)
     return p;
 }
 
+/* Slow paths give cached memory back now and then, and start the decay
+ * thread when it was asked for; both at a point where no lock is held. */
+static inline void slow_path_done(void)
+{
+    hak_decay_tick();
+    hak_decay_start_pending();
+}
+
 void *hak_alloc_slow(size_t size, const void *site)
 {
     if (unlikely(!ensure_init())) {
@@ -98,13 +107,17 @@ void *hak_alloc_slow(size_t size, const void *site)
     }
     if (size == 0)
         HAK_COUNT(malloc_zero);
-    if (size <= hak_opt.mid_max)
-        return alloc_class(hak_size_class(size));
-    if (size > PTRDIFF_MAX) {
+    void *p;
+    if (size <= hak_opt.mid_max) {
+        p = alloc_class(hak_size_class(size));
+    } else if (size > PTRDIFF_MAX) {
         errno = ENOMEM;
         return NULL;
+    } else {
+        p = hak_large_alloc(size, 0, false, site);
     }
-    return hak_large_alloc(size, 0, site);
+    slow_path_done();
+    return p;
 }
 
 void hak_free_slow(void *p)
@@ -123,10 +136,13 @@ void hak_free_slow(void *p)
     hak_large_t *l = hak_large_of(e, p);
     if (l == NULL) {
         HAK_COUNT(free_invalid);
+        if (hak_large_is_cached(e, p))
+            hak_fatal("free(): double free detected", p);
         hak_fatal("free(): invalid pointer", p);
     }
     HAK_COUNT(free_large);
-    hak_large_free(l, p);
+    hak_large_free(l, NULL);
+    slow_path_done();
 }
 
 /* Usable size of a block hakmem owns; aborts on a foreign pointer. */
@@ -151,12 +167,14 @@ void *hak_calloc_impl(size_t n, size_t size, const void *site)
         return NULL;
     }
     if (total > hak_opt.mid_max && ensure_init()) {
-        /* Fresh mappings are already zero. */
+        /* large.c zeroes only what a recycled block may have dirtied. */
         if (total > PTRDIFF_MAX) {
             errno = ENOMEM;
             return NULL;
         }
-        return hak_large_alloc(total, 0, site);
+        void *p = hak_large_alloc(total, 0, true, site);
+        slow_path_done();
+        return p;
     }
     void *p = hak_malloc_inline(total, site);
     if (p != NULL)
@@ -174,9 +192,14 @@ void *hak_realloc_impl(void *p, size_t size, const void *site)
     }
     size_t old = hak_usable_impl(p, "realloc(): invalid pointer");
     hak_large_t *l = hak_large_of(hak_registry_entry((uintptr_t)p), p);
-    if (l != NULL && size > hak_opt.mid_max && hak_large_resize(l, size)) {
-        HAK_COUNT(realloc_inplace);
-        return p;
+    if (l != NULL && size > hak_opt.mid_max && size <= PTRDIFF_MAX) {
+        if (hak_large_resize(l, size)) {
+            HAK_COUNT(realloc_inplace);
+            return p;
+        }
+        void *q = hak_large_move(l, size);
+        if (q != NULL)
+            return q;
     }
     /* Stay in place when the block fits and would not waste more than half. */
     if (l == NULL && size <= old && (size >= old / 2 || old <= 32)) {
@@ -206,7 +229,9 @@ void *hak_memalign_impl(size_t align, size_t size, const void *site)
     int c = hak_aligned_class(size, align);
     if (c >= 0)
         return alloc_class((unsigned)c);
-    return hak_large_alloc(size, align, site);
+    void *p = hak_large_alloc(size, align, false, site);
+    slow_path_done();
+    return p;
 }
 
 static bool pow2(size_t x) { return x != 0 && (x & (x - 1)) == 0; }

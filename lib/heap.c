@@ -124,14 +124,24 @@ void hak_heap_fork_prepare(void)
     pthread_mutex_lock(&shared_lock);
     hak_orphan_lock();
     hak_superslab_lock();
+    hak_bigcache_lock_all();
+    hak_elo_lock();
+    hak_large_lock();
+    hak_batch_lock();
     hak_registry_lock();
     hak_meta_lock();
+    hak_decay_lock();
 }
 
 void hak_heap_fork_parent(void)
 {
+    hak_decay_unlock();
     hak_meta_unlock();
     hak_registry_unlock();
+    hak_batch_unlock();
+    hak_large_unlock();
+    hak_elo_unlock();
+    hak_bigcache_unlock_all();
     hak_superslab_unlock();
     hak_orphan_unlock();
     pthread_mutex_unlock(&shared_lock);
@@ -140,8 +150,13 @@ void hak_heap_fork_parent(void)
 
 void hak_heap_fork_child(void)
 {
+    hak_decay_fork_child();
     hak_meta_reset();
     hak_registry_reset();
+    hak_batch_reset_lock();
+    hak_large_reset_lock();
+    hak_elo_reset_lock();
+    hak_bigcache_reset_locks();
     hak_superslab_reset_lock();
     hak_orphan_reset_lock();
     pthread_mutex_init(&shared_lock, NULL);

@@ -47,6 +47,10 @@
 #define HAK_NTINY        20                /* classes 0..19 are <= 1 KiB */
 #define HAK_SPAN_MAX_SLABS 16
 
+/* Where a mapping has MADV_HUGEPAGE set (large blocks mark only the 2 MiB
+ * windows they fill); the next user of the mapping may want it otherwise. */
+enum { HAK_HUGE_NONE = 0, HAK_HUGE_ALL, HAK_HUGE_MIXED };
+
 /* Registry entry: pointer to a metadata object, low bits say which. */
 #define HAK_TAG_CHUNK 1u   /* hak_chunk_t: SuperSlab header or table of standalone slabs */
 #define HAK_TAG_LARGE 2u   /* hak_large_t at the base of a large mapping */
@@ -93,18 +97,30 @@ typedef struct hak_ss_s {
     hak_chunk_t chunk;                /* must be first */
     uint64_t    magic;
     uint32_t    free_mask;            /* bit i set: slab i is free */
+    uint32_t    dirty_mask;           /* free slabs whose pages may be resident */
+    uint32_t    pending_mask;         /* free slabs queued in the batch for decommit */
     uint32_t    pad;
+    uint64_t    released_ms;          /* last time a slab became free */
     struct hak_ss_s *next, *prev;     /* pool list */
     hak_span_t  spans[HAK_SS_SLABS];  /* spans[i] describes a span starting at slab i */
 } hak_ss_t;
 
-/* Header at the base of a large mapping. */
+/* A large block: its own mapping, 2 MiB-aligned and a whole number of
+ * 2 MiB windows long, described by an out-of-line record that the registry
+ * points at.  While the block is in BigCache the record stays registered
+ * (so that a second free is recognised) and sits on a cache list. */
 typedef struct hak_large_s {
-    uint64_t   magic;
-    uintptr_t  user;                  /* the pointer handed out */
-    size_t     map_size;
+    uint64_t   magic;                 /* LARGE_LIVE/LARGE_CACHED ^ secret */
+    uintptr_t  user;                  /* the pointer handed out: the mapping's base */
+    size_t     map_size;              /* multiple of 2 MiB */
     size_t     size;                  /* requested */
-    const void *site;
+    size_t     capacity;              /* usable: class size, page multiple, <= map_size */
+    size_t     dirty;                 /* bytes from user that may hold data (<= capacity) */
+    const void *site;                 /* call site of the allocation or free */
+    uint64_t   freed_ms;              /* when it entered BigCache */
+    struct hak_large_s *next, *prev;  /* BigCache class list; record free list */
+    uint8_t    cls;                   /* BigCache class (floor of capacity) */
+    bool       huge;                  /* MADV_HUGEPAGE was applied */
 } hak_large_t;
 
 typedef struct hak_sll_s {
@@ -136,7 +152,8 @@ void  *hak_os_map(size_t size);                       /* NULL on failure */
 void  *hak_os_reserve(size_t size);                   /* not accounted */
 void  *hak_os_map_aligned(size_t size, size_t align);
 void   hak_os_unmap(void *p, size_t size);
-void   hak_os_decommit(void *p, size_t size);
+bool   hak_os_advise(void *p, size_t size, int advice);  /* counted */
+bool   hak_os_try_unmap(void *p, size_t size);
 void   hak_fatal(const char *what, const void *ptr) HAK_NORETURN HAK_COLD;
 void   hak_warn(const char *msg);
 void   hak_write_str(int fd, const char *s);
@@ -154,6 +171,20 @@ typedef struct hak_options_s {
     uint32_t ss_cache;
     uint32_t mid_max;
     uint32_t tls_cap_scale;           /* percent */
+    size_t   bigcache_max;            /* bytes held by BigCache */
+    uint32_t decay_ms;                /* age at which cached memory goes back */
+    bool     decay_thread;            /* a background thread applies decay */
+    size_t   batch_bytes;             /* flush the batch at this many bytes ... */
+    uint32_t batch_ranges;            /* ... or this many ranges */
+    bool     madv_free;               /* MADV_FREE instead of MADV_DONTNEED */
+    size_t   retain_max;              /* released address space kept mapped */
+    bool     large_hugepage;          /* MADV_HUGEPAGE on whole 2 MiB windows */
+    bool     elo;                     /* tournament picks the retention threshold */
+    size_t   large_release;           /* fixed threshold when elo is off */
+    uint32_t elo_epoch;               /* large operations per epoch */
+    uint32_t elo_explore;             /* percent of epochs that explore */
+    uint32_t elo_fault_ns;            /* cost of one page fault */
+    uint32_t elo_hold_ns;             /* cost of holding 1 MiB for 1 s */
 } hak_options_t;
 extern hak_options_t hak_opt;
 void hak_options_init(void);
@@ -215,11 +246,78 @@ void  hak_heap_fork_child(void);
 bool  hak_heap_global_init(void);
 
 /* ---- large.c ---- */
-void  *hak_large_alloc(size_t size, size_t align, const void *site);
-void   hak_large_free(hak_large_t *l, void *p);
+void  *hak_large_alloc(size_t size, size_t align, bool zero, const void *site);
+void   hak_large_free(hak_large_t *l, const void *site);
 size_t hak_large_usable(hak_large_t *l);
 bool   hak_large_resize(hak_large_t *l, size_t size);
+void  *hak_large_move(hak_large_t *l, size_t size);   /* mremap; NULL: copy instead */
 hak_large_t *hak_large_of(uintptr_t entry, void *p);
+bool   hak_large_is_cached(uintptr_t entry, void *p);   /* freed, in BigCache */
+void   hak_large_release(hak_large_t *l);             /* mapping to the batch */
+size_t hak_large_capacity(size_t size);               /* class size, page multiple */
+void   hak_large_lock(void);
+void   hak_large_unlock(void);
+void   hak_large_reset_lock(void);
+
+/* ---- bigcache.c ---- */
+#define HAK_BC_NCLASS 64                               /* (16 KiB, 1 GiB], 4 per power of two */
+hak_large_t *hak_bigcache_take(size_t size, size_t align, const void *site);
+bool   hak_bigcache_put(hak_large_t *l);               /* false: not cached */
+unsigned hak_bigcache_class_floor(size_t capacity);    /* HAK_BC_NCLASS: too big */
+unsigned hak_bigcache_class_ceil(size_t size);
+size_t hak_bigcache_class_size(unsigned c);
+size_t hak_bigcache_held(void);
+size_t hak_bigcache_decay(uint64_t now_ms, uint64_t age_ms); /* bytes evicted */
+void   hak_bigcache_lock_all(void);
+void   hak_bigcache_unlock_all(void);
+void   hak_bigcache_reset_locks(void);
+
+/* ---- batch.c ---- */
+void  *hak_batch_take(size_t size, size_t align, bool *zero, uint8_t *huge);
+void   hak_batch_release(void *p, size_t size, uint8_t huge); /* a whole mapping, HAK_HUGE_* */
+void   hak_batch_decommit(void *p, size_t size);             /* pages of a live mapping */
+void   hak_batch_cancel(void *p, size_t size);               /* pages about to be reused */
+void   hak_batch_flush(void);
+size_t hak_batch_pending(void);
+uint64_t hak_batch_oldest_ms(void);                          /* 0: nothing pending */
+size_t hak_batch_retained(void);
+void   hak_batch_lock(void);
+void   hak_batch_unlock(void);
+void   hak_batch_reset_lock(void);
+
+/* ---- elo.c ---- */
+#define HAK_ELO_ARMS 12
+extern _Atomic size_t hak_elo_threshold;               /* release blocks at or above */
+void   hak_elo_init(void);
+uint64_t hak_elo_begin(void);                          /* ns; start of a large operation */
+void   hak_elo_end(uint64_t start_ns);                 /* may close an epoch */
+size_t hak_elo_arm_threshold(unsigned arm);
+double hak_elo_expected(double ra, double rb);
+void   hak_elo_update(double *ra, double *rb, double score_a, double k);
+typedef struct hak_elo_arm_s {
+    double   rating;
+    double   cost;                    /* smoothed cost per operation, ns */
+    uint64_t epochs, wins, losses;
+} hak_elo_arm_t;
+unsigned hak_elo_snapshot(hak_elo_arm_t out[HAK_ELO_ARMS], uint64_t *epochs);
+unsigned hak_elo_current(void);
+void   hak_elo_score_epoch(double cost_per_op);
+void   hak_elo_lock(void);
+void   hak_elo_unlock(void);
+void   hak_elo_reset_lock(void);
+
+/* ---- superslab.c: decay of empty slabs ---- */
+unsigned hak_superslab_decay(uint64_t now_ms, uint64_t age_ms); /* dirty slabs left */
+
+/* ---- decay.c ---- */
+uint64_t hak_now_ms(void);                             /* coarse monotonic clock */
+void   hak_decay_tick(void);                           /* slow paths: maybe give memory back */
+void   hak_decay_run(uint64_t now_ms);                 /* give back what is older than decay */
+void   hak_decay_wake(size_t held);                    /* bytes held by a layer: start the clock */
+void   hak_decay_start_pending(void);                  /* no lock held: may start the thread */
+void   hak_decay_lock(void);
+void   hak_decay_unlock(void);
+void   hak_decay_fork_child(void);
 
 /* ---- hakmem.c ---- */
 extern uintptr_t hak_secret;       /* safe-linking key */
@@ -242,6 +340,12 @@ typedef struct hak_stats_s {
     _Atomic uint64_t mapped, mapped_peak, map_calls, unmap_calls;
     _Atomic uint64_t superslabs, superslabs_peak, spans_acquired, spans_released;
     _Atomic uint64_t orphaned, adopted, large_allocs, large_frees, heaps;
+    _Atomic uint64_t madvise_calls, madvise_bytes;
+    _Atomic uint64_t bc_hits, bc_site_hits, bc_misses, bc_puts, bc_rejects;
+    _Atomic uint64_t bc_evicted, bc_decayed, bc_bytes_peak;
+    _Atomic uint64_t batch_flushes, batch_ranges, batch_bytes, batch_coalesced;
+    _Atomic uint64_t batch_reused, batch_cancels, retained_reused;
+    _Atomic uint64_t slab_decommits, large_inplace, large_mremaps;
 } hak_stats_t;
 extern hak_stats_t hak_stats;
 void hak_stats_add(_Atomic uint64_t *c, int64_t delta, _Atomic uint64_t *peak);

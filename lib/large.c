@@ -1,82 +1,261 @@
-/* large.c — blocks above the slab classes: each is its own mapping, 2 MiB
+/* large.c — blocks above the slab classes.  Each is its own mapping, 2 MiB
  * aligned and a whole number of 2 MiB windows long, so that the registry
- * finds its header with the same single load as slab memory.  The pages
- * beyond the block are never touched, so the rounding costs address
- * space, not memory.  (BigCache, madvise batching and the strategy
- * tournament sit in front of this in later layers.) */
+ * finds its record with the same single load as slab memory.  The record
+ * lives out of line (metadata never sits next to user data), which also
+ * lets a 2 MiB block fill exactly one window — one huge page.
+ *
+ * A block's capacity is its size class (four per power of two, see
+ * bigcache.c), so that a recycled block fits every request of its class.
+ * Freed blocks go to BigCache; what BigCache does not keep goes to the
+ * batch, which also supplies mappings before the kernel is asked.
+ *
+ * Transparent huge pages: the 2 MiB windows that a block covers entirely
+ * are marked MADV_HUGEPAGE (option), so they fault in as one page each —
+ * on these machines a 4 KiB fault costs ~13 us and a 2 MiB one ~120 us,
+ * 55 times less per byte.  Windows the block covers only in part keep small
+ * pages: a huge page there would commit memory the block cannot use. */
 #include "internal.h"
 
 #include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
 
-#define LARGE_MAGIC 0x68616b4c41524745ull   /* "hakLARGE" */
-#define LARGE_HDR   64
+#define LARGE_LIVE   0x68616b4c41524745ull   /* "hakLARGE" */
+#define LARGE_CACHED 0x68616b4c43414348ull   /* "hakLCACH" */
 
-void *hak_large_alloc(size_t size, size_t align, const void *site)
+static pthread_mutex_t rec_lock = PTHREAD_MUTEX_INITIALIZER;
+static hak_large_t *rec_free;
+
+static hak_large_t *rec_new(void)
 {
-    size_t off = align > LARGE_HDR ? align : LARGE_HDR;
+    pthread_mutex_lock(&rec_lock);
+    hak_large_t *l = rec_free;
+    if (l != NULL)
+        rec_free = l->next;
+    pthread_mutex_unlock(&rec_lock);
+    if (l == NULL)
+        l = hak_meta_alloc(sizeof *l);
+    if (l != NULL)
+        memset(l, 0, sizeof *l);
+    return l;
+}
+
+static void rec_put(hak_large_t *l)
+{
+    l->magic = 0;
+    pthread_mutex_lock(&rec_lock);
+    l->next = rec_free;
+    rec_free = l;
+    pthread_mutex_unlock(&rec_lock);
+}
+
+static size_t round_up(size_t x, size_t a) { return (x + a - 1) & ~(a - 1); }
+
+size_t hak_large_capacity(size_t size)
+{
+    unsigned c = hak_bigcache_class_ceil(size);
+    size_t cap = c < HAK_BC_NCLASS ? hak_bigcache_class_size(c) : size;
+    return round_up(cap, 4096);
+}
+
+/* Marks the windows the block covers whole as huge, the rest not (the
+ * mapping may come from a user of the other kind); no syscall when the
+ * mapping is already marked so. */
+static uint8_t set_huge(uintptr_t base, size_t map, size_t cap, uint8_t was)
+{
+    size_t full = hak_opt.large_hugepage ? cap & ~(HAK_SS_SIZE - 1) : 0;
+    uint8_t want = full == 0 ? HAK_HUGE_NONE : full == map ? HAK_HUGE_ALL : HAK_HUGE_MIXED;
+    if (want == was && want != HAK_HUGE_MIXED)
+        return want;
+    if (full > 0)
+        hak_os_advise((void *)base, full, MADV_HUGEPAGE);
+    if (was != HAK_HUGE_NONE && full < map)
+        hak_os_advise((void *)(base + full), map - full, MADV_NOHUGEPAGE);
+    return want;
+}
+
+static hak_large_t *map_block(size_t size, size_t align)
+{
+    size_t cap = hak_large_capacity(size);
+    size_t map = round_up(cap, HAK_SS_SIZE);
     size_t map_align = align > HAK_SS_SIZE ? align : HAK_SS_SIZE;
-    if (size > (size_t)PTRDIFF_MAX - off - 2 * HAK_SS_SIZE || map_align > ((size_t)1 << 40)) {
+    bool zero = true;
+    uint8_t huge = HAK_HUGE_NONE;
+    void *base = hak_batch_take(map, map_align, &zero, &huge);
+    if (base == NULL) {
+        base = hak_os_map_aligned(map, map_align);
+        if (base == NULL)
+            return NULL;
+        zero = true;
+        huge = HAK_HUGE_NONE;
+    }
+    hak_large_t *l = rec_new();
+    if (l == NULL) {
+        hak_batch_release(base, map, huge);
         errno = ENOMEM;
         return NULL;
     }
-    size_t map = (off + size + HAK_SS_SIZE - 1) & ~(HAK_SS_SIZE - 1);
-    char *base = hak_os_map_aligned(map, map_align);
-    if (base == NULL)
-        return NULL;
-    hak_large_t *l = (hak_large_t *)base;
-    l->magic = LARGE_MAGIC ^ hak_secret;
-    l->user = (uintptr_t)base + off;
+    l->user = (uintptr_t)base;
     l->map_size = map;
+    l->capacity = cap;
+    l->dirty = zero ? 0 : cap;
+    l->huge = set_huge((uintptr_t)base, map, cap, huge);
+    return l;
+}
+
+void *hak_large_alloc(size_t size, size_t align, bool zero, const void *site)
+{
+    if (size > (size_t)PTRDIFF_MAX - 2 * HAK_SS_SIZE || align > ((size_t)1 << 40)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    uint64_t t = hak_elo_begin();
+    hak_large_t *l = hak_bigcache_take(size, align, site);
+    if (l == NULL) {
+        l = map_block(size, align);
+        if (l == NULL) {
+            /* Out of memory or address space: give back everything cached,
+             * then try once more before failing. */
+            hak_bigcache_decay(UINT64_MAX, 0);
+            hak_batch_flush();
+            l = map_block(size, align);
+        }
+        if (l == NULL) {
+            hak_elo_end(t);
+            errno = ENOMEM;
+            return NULL;
+        }
+        hak_registry_set(l->user, l->map_size, (uintptr_t)l | HAK_TAG_LARGE);
+    }
+    if (zero && l->dirty > 0)
+        memset((void *)l->user, 0, size < l->dirty ? size : l->dirty);
+    l->dirty = l->capacity;
     l->size = size;
     l->site = site;
-    hak_registry_set((uintptr_t)base, map, (uintptr_t)l | HAK_TAG_LARGE);
+    l->magic = LARGE_LIVE ^ hak_secret;
     atomic_fetch_add_explicit(&hak_stats.large_allocs, 1, memory_order_relaxed);
+    hak_elo_end(t);
     return (void *)l->user;
 }
 
-/* The header of the large block `p`, or NULL if `p` is not one. */
+/* The record of the live large block `p`, or NULL if `p` is not one. */
 hak_large_t *hak_large_of(uintptr_t entry, void *p)
 {
     if ((entry & HAK_TAG_MASK) != HAK_TAG_LARGE)
         return NULL;
     hak_large_t *l = (hak_large_t *)(entry & ~(uintptr_t)HAK_TAG_MASK);
-    if (l->magic != (LARGE_MAGIC ^ hak_secret) || l->user != (uintptr_t)p)
+    if (l->magic != (LARGE_LIVE ^ hak_secret) || l->user != (uintptr_t)p)
         return NULL;
     return l;
 }
 
-/* What the user may use: the request rounded up to whole pages, as glibc
- * reports for its mapped chunks.  The rest of the mapping is reserve for
- * growing in place. */
-size_t hak_large_usable(hak_large_t *l)
+/* Is `p` a large block that sits freed in BigCache (a second free)? */
+bool hak_large_is_cached(uintptr_t entry, void *p)
 {
-    uintptr_t end = (l->user + l->size + 4095) & ~(uintptr_t)4095;
-    return end - l->user;
+    if ((entry & HAK_TAG_MASK) != HAK_TAG_LARGE)
+        return false;
+    hak_large_t *l = (hak_large_t *)(entry & ~(uintptr_t)HAK_TAG_MASK);
+    return l->magic == (LARGE_CACHED ^ hak_secret) && l->user == (uintptr_t)p;
 }
 
-/* Resizes in place when a fresh block of the new size would get a mapping
- * of the same length; false when the caller should move it.  Pages given
- * up by shrinking go back to the kernel. */
+size_t hak_large_usable(hak_large_t *l)
+{
+    return l->capacity;
+}
+
+/* In place within the mapping: shrinking below half gives the pages beyond
+ * the new capacity back (through the batch), growing takes them again. */
 bool hak_large_resize(hak_large_t *l, size_t size)
 {
-    size_t off = l->user - (uintptr_t)l;
-    if (size > l->map_size - off ||
-        ((off + size + HAK_SS_SIZE - 1) & ~(HAK_SS_SIZE - 1)) != l->map_size)
+    size_t cap = hak_large_capacity(size);
+    if (cap > l->map_size)
         return false;
-    uintptr_t old_end = (l->user + l->size + 4095) & ~(uintptr_t)4095;
-    uintptr_t new_end = (l->user + size + 4095) & ~(uintptr_t)4095;
-    if (new_end < old_end)
-        hak_os_decommit((void *)new_end, old_end - new_end);
+    if (size <= l->capacity && size >= l->capacity / 2) {
+        l->size = size;
+        return true;
+    }
+    if (cap < l->capacity) {
+        if (l->dirty > cap)
+            hak_batch_decommit((void *)(l->user + cap), l->dirty - cap);
+        l->dirty = l->dirty < cap ? l->dirty : cap;
+    } else {
+        hak_batch_cancel((void *)(l->user + l->capacity), cap - l->capacity);
+    }
+    l->capacity = cap;
     l->size = size;
+    atomic_fetch_add_explicit(&hak_stats.large_inplace, 1, memory_order_relaxed);
     return true;
 }
 
-void hak_large_free(hak_large_t *l, void *p)
+/* Grows a block past its mapping without copying: mremap in place if the
+ * address space after it is free, else onto a fresh 2 MiB-aligned range.
+ * NULL when neither works and the caller copies: mremap moves a single VMA,
+ * and a block whose windows are marked differently (HAK_HUGE_MIXED) is two
+ * that the kernel will not merge once both have pages. */
+void *hak_large_move(hak_large_t *l, size_t size)
 {
-    (void)p;
-    size_t map = l->map_size;
-    l->magic = 0;
-    hak_registry_set((uintptr_t)l, map, 0);
-    atomic_fetch_add_explicit(&hak_stats.large_frees, 1, memory_order_relaxed);
-    hak_os_unmap(l, map);
+    size_t cap = hak_large_capacity(size);
+    size_t map = round_up(cap, HAK_SS_SIZE);
+    if (size > (size_t)PTRDIFF_MAX - 2 * HAK_SS_SIZE || map <= l->map_size)
+        return NULL;
+    uintptr_t old = l->user;
+    size_t old_map = l->map_size;
+    void *p = mremap((void *)old, old_map, map, 0);
+    if (p == MAP_FAILED) {
+        char *raw = mmap(NULL, map + HAK_SS_SIZE, PROT_NONE,
+                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (raw == MAP_FAILED)
+            return NULL;
+        uintptr_t t = round_up((uintptr_t)raw, HAK_SS_SIZE);
+        if (t > (uintptr_t)raw)
+            munmap(raw, t - (uintptr_t)raw);
+        if ((uintptr_t)raw + map + HAK_SS_SIZE > t + map)
+            munmap((void *)(t + map), (uintptr_t)raw + map + HAK_SS_SIZE - (t + map));
+        p = mremap((void *)old, old_map, map, MREMAP_MAYMOVE | MREMAP_FIXED, (void *)t);
+        if (p == MAP_FAILED) {
+            munmap((void *)t, map);
+            return NULL;
+        }
+    }
+    hak_stats_add(&hak_stats.mapped, (int64_t)(map - old_map), &hak_stats.mapped_peak);
+    atomic_fetch_add_explicit(&hak_stats.large_mremaps, 1, memory_order_relaxed);
+    l->user = (uintptr_t)p;
+    l->map_size = map;
+    l->capacity = cap;
+    l->dirty = cap;
+    l->size = size;
+    l->huge = set_huge(l->user, map, cap, l->huge);
+    hak_registry_set(l->user, map, (uintptr_t)l | HAK_TAG_LARGE);
+    if (l->user != old) {
+        /* Only the windows the block left: the new range may overlap none
+         * of them (mremap never overlaps), so clear them all. */
+        hak_registry_set(old, old_map, 0);
+    }
+    return p;
 }
+
+void hak_large_free(hak_large_t *l, const void *site)
+{
+    uint64_t t = hak_elo_begin();
+    (void)site;
+    l->magic = LARGE_CACHED ^ hak_secret;
+    atomic_fetch_add_explicit(&hak_stats.large_frees, 1, memory_order_relaxed);
+    if (!hak_bigcache_put(l))
+        hak_large_release(l);
+    hak_elo_end(t);
+}
+
+/* The block leaves hakmem's hands: unregister, mapping to the batch. */
+void hak_large_release(hak_large_t *l)
+{
+    uintptr_t base = l->user;
+    size_t map = l->map_size;
+    uint8_t huge = l->huge;
+    hak_registry_set(base, map, 0);
+    rec_put(l);
+    hak_batch_release((void *)base, map, huge);
+}
+
+void hak_large_lock(void)       { pthread_mutex_lock(&rec_lock); }
+void hak_large_unlock(void)     { pthread_mutex_unlock(&rec_lock); }
+void hak_large_reset_lock(void) { pthread_mutex_init(&rec_lock, NULL); }

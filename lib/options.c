@@ -18,17 +18,35 @@ hak_options_t hak_opt = {
     .ss_cache = 4,
     .mid_max = HAK_MID_MAX,
     .tls_cap_scale = 100,
+    .bigcache_max = (size_t)64 << 20,
+    .decay_ms = 1000,
+    .decay_thread = true,
+    .batch_bytes = (size_t)4 << 20,
+    .batch_ranges = 256,
+    .madv_free = false,
+    .retain_max = (size_t)256 << 20,
+    .large_hugepage = true,
+    .elo = true,
+    .large_release = (size_t)32 << 20,
+    .elo_epoch = 64,
+    .elo_explore = 10,
+    .elo_fault_ns = 15000,
+    .elo_hold_ns = 1000000,
 };
 
-typedef enum { OPT_BOOL, OPT_U32 } opt_type_t;
+typedef enum { OPT_BOOL, OPT_U32, OPT_SIZE } opt_type_t;
 
 typedef struct {
     const char *name;
     opt_type_t  type;
     void       *value;
-    uint32_t    min, max;
+    uint64_t    min, max;
     const char *help;
 } opt_desc_t;
+
+#define KiB ((uint64_t)1 << 10)
+#define MiB ((uint64_t)1 << 20)
+#define GiB ((uint64_t)1 << 30)
 
 static const opt_desc_t options[] = {
     { "HAKMEM_TINY_USE_SUPERSLAB", OPT_BOOL, &hak_opt.use_superslab, 0, 1,
@@ -41,22 +59,84 @@ static const opt_desc_t options[] = {
       "largest size served from slabs; larger sizes get their own mapping" },
     { "HAKMEM_TLS_CAP_SCALE", OPT_U32, &hak_opt.tls_cap_scale, 10, 1000,
       "per-thread cache capacity, in percent of the built-in default" },
+    { "HAKMEM_BIGCACHE_MAX", OPT_SIZE, &hak_opt.bigcache_max, 0, 64 * GiB,
+      "bytes of freed large blocks kept mapped for reuse (0: no BigCache)" },
+    { "HAKMEM_DECAY_MS", OPT_U32, &hak_opt.decay_ms, 1, 3600000,
+      "milliseconds after which cached memory goes back to the kernel" },
+    { "HAKMEM_DECAY_THREAD", OPT_BOOL, &hak_opt.decay_thread, 0, 1,
+      "a background thread applies the decay while the program is idle" },
+    { "HAKMEM_BATCH_BYTES", OPT_SIZE, &hak_opt.batch_bytes, 4 * KiB, 64 * GiB,
+      "released bytes pending before the batch calls madvise" },
+    { "HAKMEM_BATCH_RANGES", OPT_U32, &hak_opt.batch_ranges, 1, 1024,
+      "released ranges pending before the batch calls madvise" },
+    { "HAKMEM_MADV_FREE", OPT_BOOL, &hak_opt.madv_free, 0, 1,
+      "release with MADV_FREE (lazy, RSS falls only under pressure) instead of MADV_DONTNEED" },
+    { "HAKMEM_RETAIN_MAX", OPT_SIZE, &hak_opt.retain_max, 0, 1024 * GiB,
+      "released address space kept mapped for reuse; beyond it, munmap" },
+    { "HAKMEM_LARGE_HUGEPAGE", OPT_BOOL, &hak_opt.large_hugepage, 0, 1,
+      "transparent huge pages for the 2 MiB windows a large block fills" },
+    { "HAKMEM_ELO", OPT_BOOL, &hak_opt.elo, 0, 1,
+      "choose the large-block retention threshold by tournament (0: HAKMEM_LARGE_RELEASE)" },
+    { "HAKMEM_LARGE_RELEASE", OPT_SIZE, &hak_opt.large_release, 16 * KiB, 64 * GiB,
+      "with HAKMEM_ELO=0: freed large blocks this big or bigger are not cached" },
+    { "HAKMEM_ELO_EPOCH", OPT_U32, &hak_opt.elo_epoch, 4, 1000000,
+      "large operations per tournament epoch" },
+    { "HAKMEM_ELO_EXPLORE", OPT_U32, &hak_opt.elo_explore, 0, 100,
+      "percent of epochs that try an arm other than the leader" },
+    { "HAKMEM_ELO_FAULT_NS", OPT_U32, &hak_opt.elo_fault_ns, 0, 100000000,
+      "tournament cost of one page fault, in ns" },
+    { "HAKMEM_ELO_HOLD_NS", OPT_U32, &hak_opt.elo_hold_ns, 0, 1000000000,
+      "tournament cost of holding 1 MiB in BigCache for 1 s, in ns" },
 };
 
-static bool parse_u32(const char *s, uint32_t *out)
+/* Decimal, with a K, M or G suffix (powers of 1024) for sizes. */
+static bool parse_num(const char *s, bool suffix, uint64_t *out)
 {
     uint64_t v = 0;
-    if (*s == '\0')
+    if (*s < '0' || *s > '9')
         return false;
-    for (; *s; s++) {
-        if (*s < '0' || *s > '9')
-            return false;
+    for (; *s >= '0' && *s <= '9'; s++) {
         v = v * 10 + (uint64_t)(*s - '0');
-        if (v > UINT32_MAX)
+        if (v > ((uint64_t)1 << 50))
             return false;
     }
-    *out = (uint32_t)v;
+    if (suffix && *s != '\0' && s[1] == '\0') {
+        unsigned shift = *s == 'K' || *s == 'k' ? 10 : *s == 'M' || *s == 'm' ? 20 :
+                         *s == 'G' || *s == 'g' ? 30 : 0;
+        if (shift == 0)
+            return false;
+        v <<= shift;
+        s++;
+    }
+    if (*s != '\0')
+        return false;
+    *out = v;
     return true;
+}
+
+/* Sizes are shown the way they are best typed: 64M rather than 67108864. */
+static size_t fmt_size(char *buf, uint64_t v)
+{
+    static const char units[] = "KMG";
+    int u = -1;
+    while (u < 2 && v >= 1024 && v % 1024 == 0) {
+        v /= 1024;
+        u++;
+    }
+    size_t n = hak_fmt_u64(buf, v);
+    if (u >= 0) {
+        buf[n++] = units[u];
+        buf[n] = '\0';
+    }
+    return n;
+}
+
+static void fmt_value(const opt_desc_t *o, char *buf, uint64_t v)
+{
+    if (o->type == OPT_SIZE)
+        fmt_size(buf, v);
+    else
+        hak_fmt_u64(buf, v);
 }
 
 static void warn_bad(const opt_desc_t *o, const char *val)
@@ -70,10 +150,10 @@ static void warn_bad(const opt_desc_t *o, const char *val)
     if (o->type == OPT_BOOL) {
         strcat(msg, "0 or 1");
     } else {
-        hak_fmt_u64(num, o->min);
+        fmt_value(o, num, o->min);
         strcat(msg, num);
         strcat(msg, "..");
-        hak_fmt_u64(num, o->max);
+        fmt_value(o, num, o->max);
         strcat(msg, num);
     }
     strcat(msg, "); using the default");
@@ -82,15 +162,17 @@ static void warn_bad(const opt_desc_t *o, const char *val)
 
 static void apply(const opt_desc_t *o, const char *val)
 {
-    uint32_t v;
-    if (!parse_u32(val, &v) || v < o->min || v > o->max) {
+    uint64_t v;
+    if (!parse_num(val, o->type == OPT_SIZE, &v) || v < o->min || v > o->max) {
         warn_bad(o, val);
         return;
     }
     if (o->type == OPT_BOOL)
         *(bool *)o->value = v != 0;
+    else if (o->type == OPT_SIZE)
+        *(size_t *)o->value = (size_t)v;
     else
-        *(uint32_t *)o->value = v;
+        *(uint32_t *)o->value = (uint32_t)v;
 }
 
 void hak_options_init(void)
@@ -127,11 +209,12 @@ void hak_options_print(int fd)
     for (size_t i = 0; i < sizeof options / sizeof options[0]; i++) {
         char num[24];
         const opt_desc_t *o = &options[i];
-        uint32_t v = o->type == OPT_BOOL ? *(bool *)o->value : *(uint32_t *)o->value;
+        uint64_t v = o->type == OPT_BOOL ? *(bool *)o->value :
+                     o->type == OPT_SIZE ? *(size_t *)o->value : *(uint32_t *)o->value;
         hak_write_str(fd, "  ");
         hak_write_str(fd, o->name);
         hak_write_str(fd, "=");
-        hak_fmt_u64(num, v);
+        fmt_value(o, num, v);
         hak_write_str(fd, num);
         hak_write_str(fd, "  # ");
         hak_write_str(fd, o->help);

@@ -61,9 +61,27 @@ void *hak_os_map_aligned(size_t size, size_t align)
     return (void *)base;
 }
 
-void hak_os_decommit(void *p, size_t size)
+/* Every madvise goes through here so that the report can show how well
+ * batching works (calls against ranges released). */
+bool hak_os_advise(void *p, size_t size, int advice)
 {
-    madvise(p, size, MADV_DONTNEED);
+    if (madvise(p, size, advice) != 0)
+        return false;
+    atomic_fetch_add_explicit(&hak_stats.madvise_calls, 1, memory_order_relaxed);
+    if (advice == MADV_DONTNEED || advice == MADV_FREE)
+        atomic_fetch_add_explicit(&hak_stats.madvise_bytes, size, memory_order_relaxed);
+    return true;
+}
+
+/* munmap that may fail (a split at vm.max_map_count): the caller keeps the
+ * range instead of aborting. */
+bool hak_os_try_unmap(void *p, size_t size)
+{
+    if (munmap(p, size) != 0)
+        return false;
+    atomic_fetch_add_explicit(&hak_stats.unmap_calls, 1, memory_order_relaxed);
+    hak_stats_add(&hak_stats.mapped, -(int64_t)size, NULL);
+    return true;
 }
 
 void hak_write_str(int fd, const char *s)

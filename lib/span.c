@@ -7,6 +7,8 @@
  * empty and can go back to its SuperSlab. */
 #include "alloc.h"
 
+#define CARVE_BYTES (16 * 1024)
+
 void hak_span_init(hak_span_t *s, unsigned cls, uintptr_t start, unsigned nslabs)
 {
     uint32_t bsize = hak_classes[cls].bsize;
@@ -64,9 +66,14 @@ unsigned hak_span_take(hak_span_t *s, hak_sll_t *l, unsigned want)
     }
     if (got < want && s->carved < s->capacity) {
         HAK_COUNT(refill_carve);
+        /* Carving writes a link into every block, which faults its page
+         * in: carve no more than CARVE_BYTES ahead of demand. */
         unsigned n = s->capacity - s->carved;
+        unsigned limit = CARVE_BYTES / s->bsize ? CARVE_BYTES / s->bsize : 1;
         if (n > want - got)
             n = want - got;
+        if (got == 0 && n > limit)
+            n = limit;
         /* Push in reverse so the list hands out ascending addresses. */
         uintptr_t b = s->start + (uintptr_t)(s->carved + n - 1) * s->bsize;
         for (unsigned i = 0; i < n; i++, b -= s->bsize) {

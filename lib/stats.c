@@ -41,6 +41,63 @@ static void line(int fd, const char *name, uint64_t v)
     hak_write_str(fd, buf);
 }
 
+/* The leaderboard, best first: arm, threshold, rating, cost per
+ * operation, epochs played, wins and losses. */
+static void elo_report(int fd)
+{
+    hak_elo_arm_t arms[HAK_ELO_ARMS];
+    uint64_t epochs;
+    unsigned lead = hak_elo_snapshot(arms, &epochs);
+    if (!hak_opt.elo) {
+        line(fd, "elo off; release threshold", atomic_load(&hak_elo_threshold));
+        return;
+    }
+    hak_write_str(fd, "elo (threshold: rating, ns/op, epochs, won-lost)\n");
+    line(fd, "epochs", epochs);
+    line(fd, "leader threshold", hak_elo_arm_threshold(lead));
+    bool done[HAK_ELO_ARMS] = { false };
+    for (unsigned k = 0; k < HAK_ELO_ARMS; k++) {
+        int b = -1;
+        for (unsigned i = 0; i < HAK_ELO_ARMS; i++)
+            if (!done[i] && (b < 0 || arms[i].rating > arms[b].rating))
+                b = (int)i;
+        done[b] = true;
+        char buf[160], num[24];
+        size_t n = 0;
+        memcpy(buf, "  ", 2);
+        n = 2;
+        n += hak_fmt_u64(buf + n, hak_elo_arm_threshold((unsigned)b) >> 10);
+        memcpy(buf + n, " KiB: ", 6);
+        n += 6;
+        double r = arms[b].rating;
+        if (r < 0) {
+            buf[n++] = '-';
+            r = -r;
+        }
+        n += hak_fmt_u64(buf + n, (uint64_t)(r + 0.5));
+        buf[n++] = ',';
+        buf[n++] = ' ';
+        n += hak_fmt_u64(buf + n, (uint64_t)arms[b].cost);
+        buf[n++] = ',';
+        buf[n++] = ' ';
+        n += hak_fmt_u64(buf + n, arms[b].epochs);
+        buf[n++] = ',';
+        buf[n++] = ' ';
+        n += hak_fmt_u64(buf + n, arms[b].wins);
+        buf[n++] = '-';
+        hak_fmt_u64(num, arms[b].losses);
+        memcpy(buf + n, num, strlen(num));
+        n += strlen(num);
+        if ((unsigned)b == lead) {
+            memcpy(buf + n, "  <- leader", 11);
+            n += 11;
+        }
+        buf[n++] = '\n';
+        buf[n] = '\0';
+        hak_write_str(fd, buf);
+    }
+}
+
 #define LOAD(x) atomic_load_explicit(&hak_stats.x, memory_order_relaxed)
 
 void hak_stats_report(int fd)
@@ -59,6 +116,31 @@ void hak_stats_report(int fd)
     line(fd, "large allocations", LOAD(large_allocs));
     line(fd, "large frees", LOAD(large_frees));
     line(fd, "thread heaps (live)", LOAD(heaps));
+    hak_write_str(fd, "bigcache\n");
+    line(fd, "hits", LOAD(bc_hits));
+    line(fd, "hits (same site)", LOAD(bc_site_hits));
+    line(fd, "misses", LOAD(bc_misses));
+    line(fd, "blocks kept", LOAD(bc_puts));
+    line(fd, "blocks not kept", LOAD(bc_rejects));
+    line(fd, "evicted (bytes bound)", LOAD(bc_evicted));
+    line(fd, "evicted (decay)", LOAD(bc_decayed));
+    line(fd, "bytes held", hak_bigcache_held());
+    line(fd, "bytes held (peak)", LOAD(bc_bytes_peak));
+    line(fd, "large in-place resizes", LOAD(large_inplace));
+    line(fd, "large mremaps", LOAD(large_mremaps));
+    hak_write_str(fd, "batch\n");
+    line(fd, "ranges released", LOAD(batch_ranges));
+    line(fd, "bytes released", LOAD(batch_bytes));
+    line(fd, "flushes", LOAD(batch_flushes));
+    line(fd, "ranges coalesced", LOAD(batch_coalesced));
+    line(fd, "madvise calls", LOAD(madvise_calls));
+    line(fd, "madvise bytes", LOAD(madvise_bytes));
+    line(fd, "pending reused", LOAD(batch_reused));
+    line(fd, "retained reused", LOAD(retained_reused));
+    line(fd, "reuses cancelled", LOAD(batch_cancels));
+    line(fd, "slabs decommitted", LOAD(slab_decommits));
+    line(fd, "bytes retained", hak_batch_retained());
+    elo_report(fd);
 #if HAKMEM_DEBUG_COUNTERS
     hak_write_str(fd, "debug counters\n");
 #define HAK_X(n) line(fd, #n, atomic_load_explicit(&hak_counters.n, memory_order_relaxed));

@@ -14,6 +14,7 @@
 #include "internal.h"
 
 #include <string.h>
+#include <sys/mman.h>
 
 #define SS_MAGIC   0x68616b5353ull      /* "hakSS" */
 #define SS_USABLE  (~(uint32_t)1)       /* slab 0 is the header */
@@ -27,6 +28,7 @@ static hak_ss_t   *ss_partial;          /* SuperSlabs with free slabs */
 static hak_ss_t   *ss_empty;            /* cached, all slabs free */
 static uint32_t    ss_empty_count;
 static hak_span_t *standalone_free;     /* recycled out-of-line span records */
+static uint32_t    dirty_slabs;         /* free slabs that may hold pages */
 
 static void ss_list_push(hak_ss_t **head, hak_ss_t *ss)
 {
@@ -56,9 +58,18 @@ static hak_ss_t *ss_new(void)
         ss_empty_count--;
         return ss;
     }
-    ss = hak_os_map_aligned(HAK_SS_SIZE, HAK_SS_SIZE);
-    if (ss == NULL)
+    /* Memory given back earlier comes before a new mapping. */
+    bool zero = true;
+    uint8_t huge = HAK_HUGE_NONE;
+    ss = hak_batch_take(HAK_SS_SIZE, HAK_SS_SIZE, &zero, &huge);
+    if (ss != NULL) {
+        if (huge != HAK_HUGE_NONE)
+            hak_os_advise(ss, HAK_SS_SIZE, MADV_NOHUGEPAGE);
+        if (!zero)
+            memset(ss, 0, sizeof *ss);
+    } else if ((ss = hak_os_map_aligned(HAK_SS_SIZE, HAK_SS_SIZE)) == NULL) {
         return NULL;
+    }
     ss->magic = SS_MAGIC;
     ss->free_mask = SS_USABLE;
     for (unsigned i = 0; i < HAK_SS_SLABS; i++)
@@ -78,7 +89,8 @@ static void ss_retire(hak_ss_t *ss)
     }
     hak_registry_set((uintptr_t)ss, HAK_SS_SIZE, 0);
     hak_stats_add(&hak_stats.superslabs, -1, NULL);
-    hak_os_unmap(ss, HAK_SS_SIZE);
+    dirty_slabs -= (uint32_t)__builtin_popcount(ss->dirty_mask);
+    hak_batch_release(ss, HAK_SS_SIZE, HAK_HUGE_NONE);
 }
 
 /* First run of n free slabs in mask, or -1. */
@@ -108,6 +120,11 @@ static hak_span_t *ss_acquire(unsigned cls, unsigned n)
     }
     uint32_t bits = ((n == 32) ? ~0u : ((1u << n) - 1)) << first;
     ss->free_mask &= ~bits;
+    if (ss->pending_mask & bits)
+        hak_batch_cancel((char *)ss + ((size_t)first << HAK_SLAB_SHIFT), (size_t)n << HAK_SLAB_SHIFT);
+    ss->pending_mask &= ~bits;
+    dirty_slabs -= (uint32_t)__builtin_popcount(ss->dirty_mask & bits);
+    ss->dirty_mask &= ~bits;
     if (ss->free_mask == 0)
         ss_list_remove(&ss_partial, ss);
     hak_span_t *s = &ss->spans[first];
@@ -126,7 +143,12 @@ static void ss_release(hak_span_t *s)
     for (unsigned i = 0; i < n; i++)
         ss->chunk.span_of[first + i] = &hak_span_none;
     bool was_full = ss->free_mask == 0;
-    ss->free_mask |= ((n == 32) ? ~0u : ((1u << n) - 1)) << first;
+    uint32_t bits = ((n == 32) ? ~0u : ((1u << n) - 1)) << first;
+    ss->free_mask |= bits;
+    dirty_slabs += (uint32_t)__builtin_popcount(bits & ~ss->dirty_mask);
+    ss->dirty_mask |= bits;
+    ss->released_ms = hak_now_ms();
+    hak_decay_wake((size_t)dirty_slabs << HAK_SLAB_SHIFT);
     if (was_full)
         ss_list_push(&ss_partial, ss);
     if (ss->free_mask == SS_USABLE) {
@@ -210,6 +232,47 @@ void hak_span_release(hak_span_t *s)
         standalone_release(s);
     pthread_mutex_unlock(&ss_lock);
     atomic_fetch_add_explicit(&hak_stats.spans_released, 1, memory_order_relaxed);
+}
+
+/* Queues for decommit the free slabs that have been free for `age_ms`,
+ * in SuperSlabs still in use and in the empty ones kept in the cache;
+ * returns how many free slabs still hold pages. */
+static unsigned decay_list(hak_ss_t *ss, uint64_t now_ms, uint64_t age_ms)
+{
+    unsigned left = 0;
+    for (; ss != NULL; ss = ss->next) {
+        uint32_t d = ss->dirty_mask & ss->free_mask;
+        if (d == 0)
+            continue;
+        if (now_ms - ss->released_ms < age_ms) {
+            left += (unsigned)__builtin_popcount(d);
+            continue;
+        }
+        for (unsigned i = 0; i < HAK_SS_SLABS;) {
+            if (!(d >> i & 1)) {
+                i++;
+                continue;
+            }
+            unsigned j = i;
+            while (j < HAK_SS_SLABS && (d >> j & 1))
+                j++;
+            hak_batch_decommit((char *)ss + ((size_t)i << HAK_SLAB_SHIFT), (size_t)(j - i) << HAK_SLAB_SHIFT);
+            atomic_fetch_add_explicit(&hak_stats.slab_decommits, j - i, memory_order_relaxed);
+            i = j;
+        }
+        ss->pending_mask |= d;
+        ss->dirty_mask &= ~d;
+        dirty_slabs -= (uint32_t)__builtin_popcount(d);
+    }
+    return left;
+}
+
+unsigned hak_superslab_decay(uint64_t now_ms, uint64_t age_ms)
+{
+    pthread_mutex_lock(&ss_lock);
+    unsigned left = decay_list(ss_partial, now_ms, age_ms) + decay_list(ss_empty, now_ms, age_ms);
+    pthread_mutex_unlock(&ss_lock);
+    return left;
 }
 
 void hak_superslab_lock(void)       { pthread_mutex_lock(&ss_lock); }

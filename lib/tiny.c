@@ -134,10 +134,10 @@ static void *refill_pop(hak_heap_t *h, unsigned c)
             if (spans++ > 0)
                 HAK_COUNT(refill_partial);
             hak_span_take(s, l, want - l->count);
-            if (hak_span_exhausted(s)) {
-                list_remove(&h->avail[c], s);
-                list_push(&h->full[c], s, HAK_LIST_FULL);
-            }
+            if (!hak_span_exhausted(s))
+                break;                /* short only by the carve limit */
+            list_remove(&h->avail[c], s);
+            list_push(&h->full[c], s, HAK_LIST_FULL);
         }
         if (l->count > 0)
             return hak_sll_pop(l);

@@ -1,23 +1,39 @@
 /* Large blocks: own 2 MiB-aligned mappings found through the registry,
- * unmapped on free, any power-of-two alignment, boundary set by option. */
+ * with an out-of-line record; any power-of-two alignment; boundary set by
+ * option; what happens on free (BigCache, batch) is in test_bigcache. */
 #include "unit.h"
 
-START_TEST(test_large_block_is_registered_and_unmapped_on_free)
+START_TEST(test_large_block_is_registered_and_forgotten_when_released)
 {
+    setenv("HAKMEM_BIGCACHE_MAX", "0", 1);          /* nothing is kept */
     unit_init();
     size_t size = HAK_MID_MAX + 1;
     char *p = hak_malloc(size);
     ck_assert_ptr_nonnull(p);
+    ck_assert_uint_eq((uintptr_t)p % HAK_SS_SIZE, 0);
     uintptr_t e = hak_registry[(uintptr_t)p >> HAK_SS_SHIFT];
     hak_large_t *l = hak_large_of(e, p);
     ck_assert_ptr_nonnull(l);
     ck_assert_uint_eq(l->size, size);
-    ck_assert_uint_ge(hak_malloc_usable_size(p), size);
+    ck_assert_uint_eq(l->capacity, hak_large_capacity(size));
+    ck_assert_uint_eq(hak_malloc_usable_size(p), l->capacity);
     memset(p, 1, hak_malloc_usable_size(p));
     uint64_t frees = atomic_load(&hak_stats.large_frees);
     hak_free(p);
     ck_assert_uint_eq(atomic_load(&hak_stats.large_frees), frees + 1);
     ck_assert_uint_eq(hak_registry[(uintptr_t)p >> HAK_SS_SHIFT], 0);
+}
+END_TEST
+
+START_TEST(test_capacity_is_the_size_class_at_most_a_quarter_above)
+{
+    unit_init();
+    for (size_t size = HAK_MID_MAX + 1; size < ((size_t)1 << 30); size = size * 5 / 4 + 4097) {
+        size_t cap = hak_large_capacity(size);
+        ck_assert_uint_ge(cap, size);
+        ck_assert_uint_le(cap, size + size / 4 + 4096);
+        ck_assert_uint_eq(cap % 4096, 0);
+    }
 }
 END_TEST
 
@@ -79,7 +95,8 @@ static Suite *suite(void)
 {
     Suite *s = suite_create("large");
     TCase *tc = tcase_create("mappings");
-    UNIT_TEST(tc, test_large_block_is_registered_and_unmapped_on_free);
+    UNIT_TEST(tc, test_large_block_is_registered_and_forgotten_when_released);
+    UNIT_TEST(tc, test_capacity_is_the_size_class_at_most_a_quarter_above);
     UNIT_TEST(tc, test_large_block_spanning_windows_is_found_from_each);
     UNIT_TEST(tc, test_large_alignments_up_to_4mib);
     UNIT_TEST(tc, test_mid_max_option_moves_the_large_boundary);

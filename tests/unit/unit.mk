@@ -4,6 +4,7 @@
 if HAVE_CHECK
 unit_suites = tests/unit/test_sizeclass tests/unit/test_superslab \
 	tests/unit/test_tiny tests/unit/test_mid tests/unit/test_large \
+	tests/unit/test_bigcache tests/unit/test_batch tests/unit/test_elo \
 	tests/unit/test_options
 check_PROGRAMS += $(unit_suites)
 unit_cflags = $(AM_CFLAGS) -pthread $(CHECK_CFLAGS)
@@ -23,6 +24,15 @@ tests_unit_test_mid_LDADD = $(unit_ldadd)
 tests_unit_test_large_SOURCES = tests/unit/test_large.c tests/unit/unit.h
 tests_unit_test_large_CFLAGS = $(unit_cflags)
 tests_unit_test_large_LDADD = $(unit_ldadd)
+tests_unit_test_bigcache_SOURCES = tests/unit/test_bigcache.c tests/unit/unit.h
+tests_unit_test_bigcache_CFLAGS = $(unit_cflags)
+tests_unit_test_bigcache_LDADD = $(unit_ldadd)
+tests_unit_test_batch_SOURCES = tests/unit/test_batch.c tests/unit/unit.h
+tests_unit_test_batch_CFLAGS = $(unit_cflags)
+tests_unit_test_batch_LDADD = $(unit_ldadd)
+tests_unit_test_elo_SOURCES = tests/unit/test_elo.c tests/unit/unit.h
+tests_unit_test_elo_CFLAGS = $(unit_cflags)
+tests_unit_test_elo_LDADD = $(unit_ldadd) -lm
 tests_unit_test_options_SOURCES = tests/unit/test_options.c tests/unit/unit.h
 tests_unit_test_options_CFLAGS = $(unit_cflags)
 tests_unit_test_options_LDADD = $(unit_ldadd)

@@ -1,0 +1,331 @@
+/* batch.c — every release of memory to the kernel goes through here.
+ *
+ * Two kinds of range arrive: pages of a mapping that stays in use (empty
+ * slabs of a live SuperSlab; the tail of a shrunk large block), and whole
+ * mappings nobody uses any more (large blocks leaving BigCache, empty
+ * SuperSlabs beyond their cache).  They wait in one queue, coalesced when
+ * adjacent, until enough is pending (bytes or ranges, options) or the
+ * oldest has waited for the decay time; then one madvise per run of
+ * adjacent ranges drops the pages.  Whole mappings then stay mapped as
+ * retained address space, up to a limit, beyond which they are unmapped.
+ *
+ * Reuse comes first: a new SuperSlab or large block takes a pending
+ * mapping (its pages still there: no madvise, no fault) or a retained one
+ * (no mmap) before asking the kernel.  Pages about to be reused by their
+ * owner are cancelled out of the queue.
+ *
+ * Everything is 2 MiB-aligned (SuperSlabs and large blocks) except the
+ * page ranges of live mappings.  One lock; it is taken on slow paths only,
+ * and held across the madvise calls so that a cancel never races one. */
+#include "internal.h"
+
+#include <sys/mman.h>
+
+#define MAX_PENDING  1024
+#define MAX_RETAINED 1024
+
+typedef struct {
+    uintptr_t start, end;
+    bool      whole;                  /* a mapping we own, not pages of a live one */
+    uint8_t   huge;                   /* HAK_HUGE_* */
+} range_t;
+
+static pthread_mutex_t batch_lock = PTHREAD_MUTEX_INITIALIZER;
+static range_t  pending[MAX_PENDING];
+static unsigned npending;
+static size_t   pending_bytes;
+static uint64_t pending_since;        /* ms; 0 when nothing is pending */
+static range_t  retained[MAX_RETAINED];
+static unsigned nretained;
+static size_t   retained_bytes;
+static bool     retained_zero = true; /* false once MADV_FREE was used */
+
+static void remove_at(range_t *v, unsigned *n, unsigned i)
+{
+    v[i] = v[--*n];
+}
+
+/* Adds [start, end) to a range list, merging with a neighbour of the same
+ * kind; false if the list is full. */
+static bool add_range(range_t *v, unsigned *n, unsigned cap, range_t r)
+{
+    for (unsigned i = 0; i < *n; i++) {
+        range_t *o = &v[i];
+        if (o->whole != r.whole || o->huge != r.huge)
+            continue;
+        if (o->end == r.start) {
+            o->end = r.end;
+            return true;
+        }
+        if (o->start == r.end) {
+            o->start = r.start;
+            return true;
+        }
+    }
+    if (*n >= cap)
+        return false;
+    v[(*n)++] = r;
+    return true;
+}
+
+static void sort_by_start(range_t *v, unsigned n)
+{
+    for (unsigned i = 1; i < n; i++) {
+        range_t r = v[i];
+        unsigned j = i;
+        for (; j > 0 && v[j - 1].start > r.start; j--)
+            v[j] = v[j - 1];
+        v[j] = r;
+    }
+}
+
+static void retain_or_unmap(range_t r)
+{
+    size_t len = r.end - r.start;
+    if (retained_bytes + len <= hak_opt.retain_max &&
+        add_range(retained, &nretained, MAX_RETAINED, r)) {
+        retained_bytes += len;
+        return;
+    }
+    if (!hak_os_try_unmap((void *)r.start, len)) {
+        /* Unmapping can fail at vm.max_map_count: keep the range, even
+         * past the limit, rather than lose it. */
+        if (add_range(retained, &nretained, MAX_RETAINED, r))
+            retained_bytes += len;
+    }
+}
+
+static void flush_locked(void)
+{
+    if (npending == 0)
+        return;
+    int advice = hak_opt.madv_free ? MADV_FREE : MADV_DONTNEED;
+    /* Mappings beyond the retention limit are unmapped, not advised. */
+    unsigned n = 0;
+    size_t will_retain = retained_bytes;
+    for (unsigned i = 0; i < npending; i++) {
+        range_t r = pending[i];
+        size_t len = r.end - r.start;
+        if (r.whole && will_retain + len > hak_opt.retain_max) {
+            if (hak_os_try_unmap((void *)r.start, len))
+                continue;
+        } else if (r.whole) {
+            will_retain += len;
+        }
+        pending[n++] = r;
+    }
+    sort_by_start(pending, n);
+    for (unsigned i = 0; i < n;) {
+        unsigned j = i + 1;
+        while (j < n && pending[j].start == pending[j - 1].end)
+            j++;
+        hak_os_advise((void *)pending[i].start, pending[j - 1].end - pending[i].start, advice);
+        atomic_fetch_add_explicit(&hak_stats.batch_coalesced, j - i - 1, memory_order_relaxed);
+        i = j;
+    }
+    if (hak_opt.madv_free)
+        retained_zero = false;
+    for (unsigned i = 0; i < n; i++)
+        if (pending[i].whole)
+            retain_or_unmap(pending[i]);
+    atomic_fetch_add_explicit(&hak_stats.batch_flushes, 1, memory_order_relaxed);
+    npending = 0;
+    pending_bytes = 0;
+    pending_since = 0;
+}
+
+static void cancel_locked(uintptr_t s, uintptr_t e);
+
+static void submit(range_t r)
+{
+    size_t len = r.end - r.start;
+    pthread_mutex_lock(&batch_lock);
+    /* A whole mapping may still have page ranges of its last owner queued:
+     * they must not hit it after someone else has taken it. */
+    if (r.whole)
+        cancel_locked(r.start, r.end);
+    if (!add_range(pending, &npending, hak_opt.batch_ranges, r)) {
+        flush_locked();
+        add_range(pending, &npending, hak_opt.batch_ranges, r);
+    }
+    if (pending_since == 0)
+        pending_since = hak_now_ms();
+    pending_bytes += len;
+    if (pending_bytes >= hak_opt.batch_bytes || npending >= hak_opt.batch_ranges)
+        flush_locked();
+    pthread_mutex_unlock(&batch_lock);
+    atomic_fetch_add_explicit(&hak_stats.batch_ranges, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&hak_stats.batch_bytes, len, memory_order_relaxed);
+}
+
+void hak_batch_release(void *p, size_t size, uint8_t huge)
+{
+    submit((range_t){ (uintptr_t)p, (uintptr_t)p + size, true, huge });
+}
+
+void hak_batch_decommit(void *p, size_t size)
+{
+    submit((range_t){ (uintptr_t)p, (uintptr_t)p + size, false, HAK_HUGE_NONE });
+}
+
+/* Cuts [s, e) out of the pending page ranges: its owner is about to use
+ * those pages again, and a later madvise would destroy what it writes. */
+void hak_batch_cancel(void *p, size_t size)
+{
+    pthread_mutex_lock(&batch_lock);
+    cancel_locked((uintptr_t)p, (uintptr_t)p + size);
+    pthread_mutex_unlock(&batch_lock);
+}
+
+static void cancel_locked(uintptr_t s, uintptr_t e)
+{
+    for (unsigned i = 0; i < npending;) {
+        range_t *r = &pending[i];
+        if (r->whole || r->end <= s || r->start >= e) {
+            i++;
+            continue;
+        }
+        atomic_fetch_add_explicit(&hak_stats.batch_cancels, 1, memory_order_relaxed);
+        uintptr_t cut_s = r->start > s ? r->start : s, cut_e = r->end < e ? r->end : e;
+        pending_bytes -= cut_e - cut_s;
+        if (r->start < s && r->end > e) {
+            if (npending >= MAX_PENDING) {
+                /* No room to split: give the whole range up instead. */
+                pending_bytes -= (r->end - r->start) - (cut_e - cut_s);
+                remove_at(pending, &npending, i);
+                continue;
+            }
+            pending[npending++] = (range_t){ e, r->end, false, HAK_HUGE_NONE };
+            r->end = s;
+        } else if (r->start < s) {
+            r->end = s;
+        } else if (r->end > e) {
+            r->start = e;
+        } else {
+            remove_at(pending, &npending, i);
+            continue;
+        }
+        i++;
+    }
+    if (npending == 0)
+        pending_since = 0;
+}
+
+/* Carves an aligned piece of `size` out of v[i]; false if it has none. */
+static bool carve(range_t *v, unsigned *n, unsigned cap, unsigned i, size_t size, size_t align,
+                  uintptr_t *out)
+{
+    range_t r = v[i];
+    uintptr_t s = (r.end - size) & ~(uintptr_t)(align - 1);   /* highest fit */
+    if (r.end - r.start < size || s < r.start)
+        return false;
+    bool left = s > r.start, right = s + size < r.end;
+    if (left && right && *n >= cap)
+        return false;
+    if (left && right) {
+        v[i].end = s;
+        v[(*n)++] = (range_t){ s + size, r.end, r.whole, r.huge };
+    } else if (left) {
+        v[i].end = s;
+    } else if (right) {
+        v[i].start = s + size;
+    } else {
+        remove_at(v, n, i);
+    }
+    *out = s;
+    return true;
+}
+
+/* Best fit from a list: the smallest range that can hold the piece. */
+static bool take_from(range_t *v, unsigned *n, unsigned cap, size_t size, size_t align,
+                      uintptr_t *out, uint8_t *huge)
+{
+    int best = -1;
+    for (unsigned i = 0; i < *n; i++) {
+        size_t len = v[i].end - v[i].start;
+        if (len >= size && (best < 0 || len < v[best].end - v[best].start)) {
+            best = (int)i;
+            if (len == size)
+                break;
+        }
+    }
+    if (best < 0)
+        return false;
+    *huge = v[best].huge;
+    if (carve(v, n, cap, (unsigned)best, size, align, out))
+        return true;
+    for (unsigned i = 0; i < *n; i++) {          /* alignment did not fit: any other */
+        *huge = v[i].huge;
+        if (carve(v, n, cap, i, size, align, out))
+            return true;
+    }
+    return false;
+}
+
+/* A mapping of `size` (a multiple of 2 MiB) aligned to `align` (at least
+ * 2 MiB) from what was released, or NULL.  *zero says whether its pages
+ * are known to read as zero, *huge whether MADV_HUGEPAGE is set on it. */
+void *hak_batch_take(size_t size, size_t align, bool *zero, uint8_t *huge)
+{
+    uintptr_t p = 0;
+    pthread_mutex_lock(&batch_lock);
+    if (npending > 0) {
+        /* Only whole mappings can be taken; pages of live ones are not ours. */
+        int best = -1;
+        for (unsigned i = 0; i < npending; i++) {
+            size_t len = pending[i].end - pending[i].start;
+            if (pending[i].whole && len >= size && (best < 0 || len < pending[best].end - pending[best].start))
+                best = (int)i;
+        }
+        if (best >= 0) {
+            *huge = pending[best].huge;
+            if (carve(pending, &npending, MAX_PENDING, (unsigned)best, size, align, &p)) {
+                pending_bytes -= size;
+                if (npending == 0)
+                    pending_since = 0;
+                *zero = false;
+                atomic_fetch_add_explicit(&hak_stats.batch_reused, 1, memory_order_relaxed);
+            }
+        }
+    }
+    if (p == 0 && nretained > 0 &&
+        take_from(retained, &nretained, MAX_RETAINED, size, align, &p, huge)) {
+        retained_bytes -= size;
+        *zero = retained_zero;
+        atomic_fetch_add_explicit(&hak_stats.retained_reused, 1, memory_order_relaxed);
+    }
+    pthread_mutex_unlock(&batch_lock);
+    return (void *)p;
+}
+
+void hak_batch_flush(void)
+{
+    pthread_mutex_lock(&batch_lock);
+    flush_locked();
+    pthread_mutex_unlock(&batch_lock);
+}
+
+size_t hak_batch_pending(void)
+{
+    pthread_mutex_lock(&batch_lock);
+    size_t n = pending_bytes;
+    pthread_mutex_unlock(&batch_lock);
+    return n;
+}
+
+uint64_t hak_batch_oldest_ms(void)
+{
+    return __atomic_load_n(&pending_since, __ATOMIC_RELAXED);
+}
+
+size_t hak_batch_retained(void)
+{
+    pthread_mutex_lock(&batch_lock);
+    size_t n = retained_bytes;
+    pthread_mutex_unlock(&batch_lock);
+    return n;
+}
+
+void hak_batch_lock(void)       { pthread_mutex_lock(&batch_lock); }
+void hak_batch_unlock(void)     { pthread_mutex_unlock(&batch_lock); }
+void hak_batch_reset_lock(void) { pthread_mutex_init(&batch_lock, NULL); }

@@ -1,0 +1,251 @@
+/* elo.c — which large blocks are worth keeping: an online tournament.
+ *
+ * Twelve strategies ("arms"), each a retention threshold on a geometric
+ * scale from 512 KiB to 32 MiB: a freed block whose capacity is at or above
+ * the threshold goes back to the kernel through the batch, a smaller one
+ * stays in BigCache.  Time is cut into epochs of large operations (option);
+ * each epoch runs one arm and costs
+ *
+ *     ns spent in the large path
+ *   + page faults of the process          x HAKMEM_ELO_FAULT_NS
+ *   + MiB.s held by BigCache              x HAKMEM_ELO_HOLD_NS
+ *
+ * per operation.  getrusage runs once per epoch, the clock twice per large
+ * operation (vDSO, no syscall).  After an epoch its arm plays a match
+ * against the arm it is compared with — the leader, or, for the leader, the
+ * best-rated other arm — on that arm's smoothed cost: cheaper by 5 % wins,
+ * dearer by 5 % loses, else a draw.  Ratings follow the Elo formula (start
+ * 1500, K = 32), with K scaled by the margin (x(1 + ln(dear/cheap)), at most
+ * x4), so that an arm that costs a hundred times more sinks in a few epochs
+ * instead of a few dozen.
+ *
+ * Choice is epsilon-greedy: the leader runs, except in HAKMEM_ELO_EXPLORE
+ * percent of epochs, which go to another arm drawn with probability
+ * proportional to the cube of its expected score against the leader.
+ * Uniform exploration would keep paying for arms already known to be
+ * terrible; the arms differ by up to three orders of magnitude here (a 4 MiB
+ * block refaulted versus reused).  Exploring epochs are a quarter of the
+ * length, for the same reason. */
+#include "internal.h"
+
+#include <math.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#define ARM_MIN   ((size_t)512 << 10)
+#define ARM_MAX   ((size_t)32 << 20)
+#define ELO_K     32.0
+#define ELO_START 1500.0
+#define TIE       0.05
+
+_Atomic size_t hak_elo_threshold = (size_t)32 << 20;
+
+static size_t arm_thr[HAK_ELO_ARMS];
+
+static pthread_mutex_t elo_lock = PTHREAD_MUTEX_INITIALIZER;
+static hak_elo_arm_t arms[HAK_ELO_ARMS];
+static unsigned current;               /* arm of the running epoch */
+static unsigned epoch_len;
+static uint64_t epochs;
+static uint64_t rng;
+static long     faults_at_start;
+
+/* Accumulated by every large operation, without a lock. */
+static _Atomic uint64_t ep_ops, ep_ns, ep_hold;   /* hold: KiB.us */
+static _Atomic uint64_t last_ns;
+static _Atomic uint32_t ep_target;
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static long process_faults(void)
+{
+    struct rusage ru;
+    return getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_minflt + ru.ru_majflt : 0;
+}
+
+size_t hak_elo_arm_threshold(unsigned arm)
+{
+    double t = (double)ARM_MIN * pow((double)ARM_MAX / ARM_MIN, (double)arm / (HAK_ELO_ARMS - 1));
+    return ((size_t)t + 4095) & ~(size_t)4095;
+}
+
+double hak_elo_expected(double ra, double rb)
+{
+    return 1.0 / (1.0 + pow(10.0, (rb - ra) / 400.0));
+}
+
+/* One match: a scored score_a (1 win, 0.5 draw, 0 loss) against b. */
+void hak_elo_update(double *ra, double *rb, double score_a, double k)
+{
+    double ea = hak_elo_expected(*ra, *rb);
+    *ra += k * (score_a - ea);
+    *rb += k * ((1.0 - score_a) - (1.0 - ea));
+}
+
+static uint64_t next_rand(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return rng;
+}
+
+static unsigned leader(void)
+{
+    unsigned best = HAK_ELO_ARMS - 1;
+    for (unsigned i = HAK_ELO_ARMS - 1; i-- > 0;)
+        if (arms[i].rating > arms[best].rating)
+            best = i;
+    return best;
+}
+
+static unsigned pick_explore(unsigned lead)
+{
+    double w[HAK_ELO_ARMS], sum = 0;
+    for (unsigned i = 0; i < HAK_ELO_ARMS; i++) {
+        double e = i == lead ? 0 : hak_elo_expected(arms[i].rating, arms[lead].rating);
+        w[i] = e * e * e;
+        sum += w[i];
+    }
+    double x = (double)(next_rand() >> 11) / 9007199254740992.0 * sum;
+    for (unsigned i = 0; i < HAK_ELO_ARMS; i++) {
+        if (i != lead && (x -= w[i]) <= 0)
+            return i;
+    }
+    return lead == 0 ? 1 : 0;
+}
+
+static void start_epoch(unsigned arm, bool explore)
+{
+    current = arm;
+    atomic_store_explicit(&hak_elo_threshold, arm_thr[arm], memory_order_relaxed);
+    uint32_t len = explore ? epoch_len / 4 : epoch_len;
+    atomic_store_explicit(&ep_target, len ? len : 1, memory_order_relaxed);
+    faults_at_start = process_faults();
+}
+
+/* The match of the epoch that just ended, at `cost` per operation, and the
+ * choice of the next arm.  Called with elo_lock held. */
+static void score_epoch(double cost)
+{
+    if (cost < 1)
+        cost = 1;
+    unsigned a = current, lead = leader();
+    int b = -1;
+    if (a != lead) {
+        b = (int)lead;
+    } else {
+        for (unsigned i = 0; i < HAK_ELO_ARMS; i++)
+            if (i != a && arms[i].epochs > 0 && (b < 0 || arms[i].rating > arms[b].rating))
+                b = (int)i;
+    }
+    if (b >= 0 && arms[b].epochs > 0) {
+        double cb = arms[b].cost;
+        double score = cost < cb * (1 - TIE) ? 1.0 : cost > cb * (1 + TIE) ? 0.0 : 0.5;
+        double margin = score == 0.5 ? 1.0 : 1.0 + log(cost > cb ? cost / cb : cb / cost);
+        hak_elo_update(&arms[a].rating, &arms[b].rating, score, ELO_K * (margin < 4 ? margin : 4));
+        if (score == 1.0) {
+            arms[a].wins++;
+            arms[b].losses++;
+        } else if (score == 0.0) {
+            arms[a].losses++;
+            arms[b].wins++;
+        }
+    }
+    arms[a].cost = arms[a].epochs == 0 ? cost : 0.7 * arms[a].cost + 0.3 * cost;
+    arms[a].epochs++;
+    epochs++;
+    lead = leader();
+    bool explore = next_rand() % 100 < hak_opt.elo_explore;
+    start_epoch(explore ? pick_explore(lead) : lead, explore);
+}
+
+static void close_epoch(void)
+{
+    uint64_t ops = atomic_exchange_explicit(&ep_ops, 0, memory_order_relaxed);
+    uint64_t ns = atomic_exchange_explicit(&ep_ns, 0, memory_order_relaxed);
+    uint64_t hold = atomic_exchange_explicit(&ep_hold, 0, memory_order_relaxed);
+    long faults = process_faults() - faults_at_start;
+    if (ops == 0)
+        return;
+    double cost = (double)ns + (double)(faults > 0 ? faults : 0) * hak_opt.elo_fault_ns +
+                  (double)hold * hak_opt.elo_hold_ns / (1024.0 * 1e6);
+    score_epoch(cost / (double)ops);
+}
+
+/* For tests and the synthetic benchmark: the arm now running, and the end
+ * of its epoch at a given cost per operation. */
+unsigned hak_elo_current(void)
+{
+    pthread_mutex_lock(&elo_lock);
+    unsigned a = current;
+    pthread_mutex_unlock(&elo_lock);
+    return a;
+}
+
+void hak_elo_score_epoch(double cost)
+{
+    pthread_mutex_lock(&elo_lock);
+    score_epoch(cost);
+    pthread_mutex_unlock(&elo_lock);
+}
+
+void hak_elo_init(void)
+{
+    for (unsigned i = 0; i < HAK_ELO_ARMS; i++) {
+        arm_thr[i] = hak_elo_arm_threshold(i);
+        arms[i] = (hak_elo_arm_t){ .rating = ELO_START };
+    }
+    rng = hak_secret | 1;
+    epoch_len = hak_opt.elo_epoch;
+    if (!hak_opt.elo) {
+        atomic_store_explicit(&hak_elo_threshold, hak_opt.large_release, memory_order_relaxed);
+        return;
+    }
+    start_epoch(leader(), false);
+}
+
+uint64_t hak_elo_begin(void)
+{
+    return hak_opt.elo ? now_ns() : 0;
+}
+
+void hak_elo_end(uint64_t start)
+{
+    if (!hak_opt.elo)
+        return;
+    uint64_t t = now_ns();
+    atomic_fetch_add_explicit(&ep_ns, t - start, memory_order_relaxed);
+    uint64_t prev = atomic_exchange_explicit(&last_ns, t, memory_order_relaxed);
+    if (prev != 0 && t > prev)
+        atomic_fetch_add_explicit(&ep_hold, (hak_bigcache_held() >> 10) * ((t - prev) / 1000),
+                                  memory_order_relaxed);
+    uint64_t n = atomic_fetch_add_explicit(&ep_ops, 1, memory_order_relaxed) + 1;
+    if (n >= atomic_load_explicit(&ep_target, memory_order_relaxed) &&
+        pthread_mutex_trylock(&elo_lock) == 0) {
+        if (atomic_load_explicit(&ep_ops, memory_order_relaxed) >=
+            atomic_load_explicit(&ep_target, memory_order_relaxed))
+            close_epoch();
+        pthread_mutex_unlock(&elo_lock);
+    }
+}
+
+unsigned hak_elo_snapshot(hak_elo_arm_t out[HAK_ELO_ARMS], uint64_t *n)
+{
+    pthread_mutex_lock(&elo_lock);
+    for (unsigned i = 0; i < HAK_ELO_ARMS; i++)
+        out[i] = arms[i];
+    *n = epochs;
+    unsigned lead = leader();
+    pthread_mutex_unlock(&elo_lock);
+    return lead;
+}
+
+void hak_elo_lock(void)       { pthread_mutex_lock(&elo_lock); }
+void hak_elo_unlock(void)     { pthread_mutex_unlock(&elo_lock); }
+void hak_elo_reset_lock(void) { pthread_mutex_init(&elo_lock, NULL); }

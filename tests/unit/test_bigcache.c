@@ -1,0 +1,287 @@
+/* BigCache: freed large blocks stay mapped and serve the next allocation of
+ * their class, preferring the same call site; bounded in bytes; decayed;
+ * calloc of a recycled block is zero; realloc in place and by mremap. */
+#include "unit.h"
+#include <unistd.h>
+
+#define KiB ((size_t)1 << 10)
+#define MiB ((size_t)1 << 20)
+#define LOAD(x) atomic_load(&hak_stats.x)
+
+/* A fixed retention threshold (32 MiB), so no tournament epoch changes it
+ * under the test; no decay thread unless the test asks for one. */
+static void bc_init(void)
+{
+    setenv("HAKMEM_ELO", "0", 0);
+    setenv("HAKMEM_DECAY_THREAD", "0", 0);
+    unit_init();
+}
+
+static bool registered(void *p)
+{
+    return hak_large_of(hak_registry[(uintptr_t)p >> HAK_SS_SHIFT], p) != NULL;
+}
+
+START_TEST(test_freed_block_serves_next_allocation_of_its_class)
+{
+    bc_init();
+    char *p = hak_malloc(1 * MiB);
+    hak_free(p);
+    uint64_t hits = LOAD(bc_hits);
+    char *q = hak_malloc(1 * MiB - 100 * KiB);      /* same class: (896K, 1M] */
+    ck_assert_ptr_eq(q, p);
+    ck_assert_uint_eq(LOAD(bc_hits), hits + 1);
+    ck_assert(registered(q));
+    hak_free(q);
+}
+END_TEST
+
+START_TEST(test_bigger_class_misses_and_maps_anew)
+{
+    bc_init();
+    char *p = hak_malloc(1 * MiB);
+    hak_free(p);
+    uint64_t misses = LOAD(bc_misses);
+    char *q = hak_malloc(1 * MiB + 1);
+    ck_assert_ptr_ne(q, p);
+    ck_assert_uint_eq(LOAD(bc_misses), misses + 1);
+    ck_assert_uint_eq(hak_bigcache_held(), hak_large_capacity(1 * MiB));
+    hak_free(q);
+}
+END_TEST
+
+START_TEST(test_hit_prefers_block_allocated_by_same_site)
+{
+    bc_init();
+    const void *s1 = (void *)0x1000, *s2 = (void *)0x2000, *s3 = (void *)0x3000;
+    char *a = hak_alloc_at(600 * KiB, s1);
+    char *b = hak_alloc_at(600 * KiB, s2);
+    hak_free_at(a, s1);
+    hak_free_at(b, s2);                               /* b is the newest */
+    uint64_t site_hits = LOAD(bc_site_hits);
+    ck_assert_ptr_eq(hak_alloc_at(600 * KiB, s1), a);
+    ck_assert_uint_eq(LOAD(bc_site_hits), site_hits + 1);
+    ck_assert_ptr_eq(hak_alloc_at(600 * KiB, s3), b);   /* no match: newest */
+    hak_free(a);
+    hak_free(b);
+}
+END_TEST
+
+START_TEST(test_held_bytes_are_bounded_oldest_evicted_first)
+{
+    setenv("HAKMEM_BIGCACHE_MAX", "4M", 1);
+    bc_init();
+    char *p[4];
+    for (int i = 0; i < 4; i++)
+        p[i] = hak_malloc(1536 * KiB);
+    for (int i = 0; i < 4; i++)
+        hak_free(p[i]);
+    ck_assert_uint_le(hak_bigcache_held(), 4 * MiB);
+    ck_assert_uint_eq(LOAD(bc_evicted), 2);
+    ck_assert(!registered(p[0]) && !registered(p[1]));   /* released: forgotten */
+    ck_assert_ptr_eq(hak_malloc(1536 * KiB), p[3]);
+    ck_assert_ptr_eq(hak_malloc(1536 * KiB), p[2]);
+}
+END_TEST
+
+START_TEST(test_cached_blocks_decay_and_are_released)
+{
+    setenv("HAKMEM_DECAY_MS", "50", 1);
+    bc_init();
+    char *p = hak_malloc(1 * MiB);
+    hak_free(p);
+    ck_assert_uint_gt(hak_bigcache_held(), 0);
+    hak_decay_run(hak_now_ms());                      /* too young */
+    ck_assert_uint_gt(hak_bigcache_held(), 0);
+    usleep(120 * 1000);
+    hak_decay_run(hak_now_ms());
+    ck_assert_uint_eq(hak_bigcache_held(), 0);
+    ck_assert_uint_eq(LOAD(bc_decayed), 1);
+    ck_assert_uint_eq(hak_registry[(uintptr_t)p >> HAK_SS_SHIFT], 0);
+}
+END_TEST
+
+START_TEST(test_decay_thread_releases_while_program_is_idle)
+{
+    setenv("HAKMEM_DECAY_MS", "50", 1);
+    setenv("HAKMEM_DECAY_THREAD", "1", 1);
+    setenv("HAKMEM_BATCH_BYTES", "64K", 1);          /* enough at stake for a thread */
+    bc_init();
+    char *p = hak_malloc(1 * MiB);
+    hak_free(p);
+    ck_assert_uint_gt(hak_bigcache_held(), 0);
+    /* no allocator call from here on */
+    for (int i = 0; i < 100 && hak_bigcache_held() > 0; i++)
+        usleep(10 * 1000);
+    ck_assert_uint_eq(hak_bigcache_held(), 0);
+    ck_assert_uint_eq(LOAD(bc_decayed), 1);
+}
+END_TEST
+
+START_TEST(test_calloc_of_recycled_block_is_zero)
+{
+    bc_init();
+    size_t n = 700 * KiB;
+    unsigned char *p = hak_malloc(n);
+    memset(p, 0xab, hak_malloc_usable_size(p));
+    hak_free(p);
+    unsigned char *q = hak_calloc(1, n);
+    ck_assert_ptr_eq(q, p);
+    for (size_t i = 0; i < n; i++)
+        if (q[i] != 0)
+            ck_abort_msg("byte %zu of a recycled calloc block is %#x", i, q[i]);
+    hak_free(q);
+}
+END_TEST
+
+START_TEST(test_fresh_calloc_block_is_zero)
+{
+    bc_init();
+    unsigned char *q = hak_calloc(3, 1 * MiB);
+    for (size_t i = 0; i < 3 * MiB; i += 512)
+        ck_assert_uint_eq(q[i], 0);
+    hak_free(q);
+}
+END_TEST
+
+START_TEST(test_second_free_of_cached_block_aborts)
+{
+    bc_init();
+    void *p = hak_malloc(1 * MiB);
+    hak_free(p);
+    hak_free(p);
+}
+END_TEST
+
+START_TEST(test_blocks_at_release_threshold_are_not_kept)
+{
+    setenv("HAKMEM_LARGE_RELEASE", "1M", 1);
+    bc_init();
+    char *small = hak_malloc(700 * KiB), *big = hak_malloc(1 * MiB);
+    hak_free(small);
+    hak_free(big);
+    ck_assert(!registered(big));
+    ck_assert_uint_eq(LOAD(bc_rejects), 1);
+    ck_assert_uint_eq(hak_bigcache_held(), hak_large_capacity(700 * KiB));
+}
+END_TEST
+
+static void fill(unsigned char *p, size_t n, unsigned seed)
+{
+    for (size_t i = 0; i < n; i += 4096)
+        p[i] = (unsigned char)(seed + i / 4096);
+}
+
+static void check(const unsigned char *p, size_t n, unsigned seed)
+{
+    for (size_t i = 0; i < n; i += 4096)
+        ck_assert_uint_eq(p[i], (unsigned char)(seed + i / 4096));
+}
+
+START_TEST(test_realloc_grows_in_place_within_its_mapping)
+{
+    bc_init();
+    unsigned char *p = hak_malloc(300 * KiB);
+    fill(p, 300 * KiB, 7);
+    unsigned char *q = hak_realloc(p, 1900 * KiB);
+    ck_assert_ptr_eq(q, p);
+    check(q, 300 * KiB, 7);
+    ck_assert_uint_ge(hak_malloc_usable_size(q), 1900 * KiB);
+    memset(q, 1, 1900 * KiB);
+    hak_free(q);
+}
+END_TEST
+
+START_TEST(test_realloc_shrinks_in_place_and_regrows)
+{
+    bc_init();
+    unsigned char *p = hak_malloc(1900 * KiB);
+    fill(p, 1900 * KiB, 3);
+    unsigned char *q = hak_realloc(p, 300 * KiB);
+    ck_assert_ptr_eq(q, p);
+    ck_assert_uint_lt(hak_malloc_usable_size(q), 1900 * KiB);
+    check(q, 300 * KiB, 3);
+    hak_batch_flush();                      /* the tail is given back */
+    q = hak_realloc(q, 1900 * KiB);
+    ck_assert_ptr_eq(q, p);
+    check(q, 300 * KiB, 3);
+    memset(q + 300 * KiB, 2, 1600 * KiB);
+    hak_free(q);
+}
+END_TEST
+
+START_TEST(test_realloc_past_its_mapping_keeps_contents_without_copy)
+{
+    bc_init();
+    size_t n = 4 * MiB;                 /* whole windows: one VMA, mremap can move it */
+    unsigned char *p = hak_malloc(n);
+    fill(p, n, 11);
+    uint64_t moves = LOAD(large_mremaps);
+    unsigned char *q = hak_realloc(p, 64 * MiB);
+    ck_assert_ptr_nonnull(q);
+    ck_assert_uint_eq((uintptr_t)q % HAK_SS_SIZE, 0);
+    ck_assert_uint_eq(LOAD(large_mremaps), moves + 1);
+    check(q, n, 11);
+    ck_assert(registered(q));
+    if (q != p)
+        ck_assert(!registered(p));
+    memset(q + n, 5, 64 * MiB - n);
+    hak_free(q);
+}
+END_TEST
+
+START_TEST(test_realloc_past_its_mapping_keeps_contents_of_any_block)
+{
+    bc_init();
+    for (size_t n = 300 * 1024; n < 40 * MiB; n = n * 3 - 4096) {
+        unsigned char *p = hak_malloc(n);
+        fill(p, n, (unsigned)n);
+        unsigned char *q = hak_realloc(p, n * 3);
+        ck_assert_ptr_nonnull(q);
+        check(q, n, (unsigned)n);
+        ck_assert(registered(q));
+        memset(q, 1, n * 3);
+        hak_free(q);
+    }
+}
+END_TEST
+
+START_TEST(test_aligned_request_reuses_cached_block)
+{
+    bc_init();
+    void *p = hak_malloc(1 * MiB);
+    hak_free(p);
+    void *q = NULL;
+    ck_assert_int_eq(hak_posix_memalign(&q, 1 * MiB, 1 * MiB), 0);
+    ck_assert_ptr_eq(q, p);
+    hak_free(q);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("bigcache");
+    TCase *tc = tcase_create("cache");
+    UNIT_TEST(tc, test_freed_block_serves_next_allocation_of_its_class);
+    UNIT_TEST(tc, test_bigger_class_misses_and_maps_anew);
+    UNIT_TEST(tc, test_hit_prefers_block_allocated_by_same_site);
+    UNIT_TEST(tc, test_held_bytes_are_bounded_oldest_evicted_first);
+    UNIT_TEST(tc, test_cached_blocks_decay_and_are_released);
+    UNIT_TEST(tc, test_decay_thread_releases_while_program_is_idle);
+    UNIT_TEST(tc, test_calloc_of_recycled_block_is_zero);
+    UNIT_TEST(tc, test_fresh_calloc_block_is_zero);
+    UNIT_TEST(tc, test_blocks_at_release_threshold_are_not_kept);
+    UNIT_TEST(tc, test_aligned_request_reuses_cached_block);
+    suite_add_tcase(s, tc);
+    TCase *tr = tcase_create("realloc");
+    UNIT_TEST(tr, test_realloc_grows_in_place_within_its_mapping);
+    UNIT_TEST(tr, test_realloc_shrinks_in_place_and_regrows);
+    UNIT_TEST(tr, test_realloc_past_its_mapping_keeps_contents_without_copy);
+    UNIT_TEST(tr, test_realloc_past_its_mapping_keeps_contents_of_any_block);
+    suite_add_tcase(s, tr);
+    TCase *tm = tcase_create("misuse");
+    tcase_add_test_raise_signal(tm, test_second_free_of_cached_block_aborts, SIGABRT);
+    suite_add_tcase(s, tm);
+    return s;
+}
+UNIT_MAIN(suite)
