@@ -3,7 +3,8 @@
 # the allocator under test is injected at run time with LD_PRELOAD, so the
 # same binaries measure glibc, tcmalloc, jemalloc, mimalloc and hakmem.
 
-bench_programs = bench/larson bench/scenarios bench/random_mixed bench/prodcons
+bench_programs = bench/larson bench/scenarios bench/random_mixed bench/prodcons \
+	bench/memreturn
 noinst_PROGRAMS += $(bench_programs)
 bench_cflags = $(AM_CFLAGS) $(PTHREAD_CFLAGS)
 
@@ -21,6 +22,9 @@ bench_random_mixed_CFLAGS = $(bench_cflags)
 bench_prodcons_SOURCES = bench/prodcons.c bench/bench_util.h
 bench_prodcons_CFLAGS = $(bench_cflags)
 bench_prodcons_LDADD = $(PTHREAD_LIBS)
+
+bench_memreturn_SOURCES = bench/memreturn.c bench/bench_util.h
+bench_memreturn_CFLAGS = $(bench_cflags)
 
 # make check only proves each program runs and verifies its patterns, with
 # and without the interposer; it never looks at a timing.

@@ -92,12 +92,16 @@ static void *alloc_class(unsigned c)
 }
 
 /* Slow paths give cached memory back now and then, and start the decay
- * thread when it was asked for; both at a point where no lock is held. */
+ * thread when it was asked for; both at a point where no lock is held.
+ * Frees of slab blocks take the slow path often (spills, remote frees):
+ * they look at the clock every 16th time only. */
 static inline void slow_path_done(void)
 {
     hak_decay_tick();
     hak_decay_start_pending();
 }
+
+static __thread unsigned slow_frees __attribute__((tls_model("initial-exec")));
 
 void *hak_alloc_slow(size_t size, const void *site)
 {
@@ -131,6 +135,8 @@ void hak_free_slow(void *p)
     uintptr_t e = hak_registry_entry(a);
     if ((e & HAK_TAG_MASK) == HAK_TAG_CHUNK && (a & (HAK_ALIGN - 1)) == 0) {
         hak_tiny_free_slow(hak_tls_heap, p);
+        if ((++slow_frees & 15) == 0)
+            slow_path_done();
         return;
     }
     hak_large_t *l = hak_large_of(e, p);

@@ -9,6 +9,8 @@
 #                           NOT linked with hakmem) under LD_PRELOAD
 #   tests/programs.sh       python3, sqlite3, perl, gcc, git under LD_PRELOAD,
 #                           output compared with glibc's run
+#   tests/memreturn.sh      freed memory goes back to the kernel while the
+#                           program is idle (bench/memreturn, /proc/self/statm)
 #
 # The shell tests find the interposer through $HAK_PRELOAD, else
 # $(top_builddir)/lib/.libs/libhakmem-malloc.so.
@@ -32,5 +34,5 @@ tests_test_interposer_LDADD = $(CHECK_LIBS) $(PTHREAD_LIBS) -ldl
 TESTS += tests/test_api tests/test_threads
 endif
 
-TESTS += tests/interposer.sh tests/programs.sh
-EXTRA_DIST += tests/interposer.sh tests/programs.sh
+TESTS += tests/interposer.sh tests/programs.sh tests/memreturn.sh
+EXTRA_DIST += tests/interposer.sh tests/programs.sh tests/memreturn.sh
