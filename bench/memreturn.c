@@ -20,7 +20,6 @@
  */
 #include "bench_util.h"
 
-#include <stdbool.h>
 #include <string.h>
 #include <unistd.h>
 

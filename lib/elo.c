@@ -7,10 +7,12 @@
  * each epoch runs one arm and costs
  *
  *     ns spent in the large path
+ *   + system time of the process          (page faults, madvise, munmap)
  *   + page faults of the process          x HAKMEM_ELO_FAULT_NS
  *   + MiB.s held by BigCache              x HAKMEM_ELO_HOLD_NS
  *
- * per operation.  getrusage runs once per epoch, the clock twice per large
+ * per operation.  The fault count adds what a fault costs beyond its kernel
+ * time (default 0: on these machines the kernel time is the cost).  getrusage runs once per epoch, the clock twice per large
  * operation (vDSO, no syscall).  After an epoch its arm plays a match
  * against the arm it is compared with — the leader, or, for the leader, the
  * best-rated other arm — on that arm's smoothed cost: cheaper by 5 % wins,
@@ -49,6 +51,7 @@ static unsigned epoch_len;
 static uint64_t epochs;
 static uint64_t rng;
 static long     faults_at_start;
+static uint64_t sys_at_start;
 
 /* Accumulated by every large operation, without a lock. */
 static _Atomic uint64_t ep_ops, ep_ns, ep_hold;   /* hold: KiB.us */
@@ -62,10 +65,19 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static long process_faults(void)
+/* Page faults and the kernel time they took (with the rest of the
+ * process's system time): a 2 MiB fault costs ~30 times a 4 KiB one, so
+ * counting faults alone would misjudge huge pages. */
+static void process_faults(long *faults, uint64_t *sys_ns)
 {
     struct rusage ru;
-    return getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_minflt + ru.ru_majflt : 0;
+    if (getrusage(RUSAGE_SELF, &ru) != 0) {
+        *faults = 0;
+        *sys_ns = 0;
+        return;
+    }
+    *faults = ru.ru_minflt + ru.ru_majflt;
+    *sys_ns = (uint64_t)ru.ru_stime.tv_sec * 1000000000u + (uint64_t)ru.ru_stime.tv_usec * 1000u;
 }
 
 size_t hak_elo_arm_threshold(unsigned arm)
@@ -126,7 +138,7 @@ static void start_epoch(unsigned arm, bool explore)
     atomic_store_explicit(&hak_elo_threshold, arm_thr[arm], memory_order_relaxed);
     uint32_t len = explore ? epoch_len / 4 : epoch_len;
     atomic_store_explicit(&ep_target, len ? len : 1, memory_order_relaxed);
-    faults_at_start = process_faults();
+    process_faults(&faults_at_start, &sys_at_start);
 }
 
 /* The match of the epoch that just ended, at `cost` per operation, and the
@@ -170,10 +182,14 @@ static void close_epoch(void)
     uint64_t ops = atomic_exchange_explicit(&ep_ops, 0, memory_order_relaxed);
     uint64_t ns = atomic_exchange_explicit(&ep_ns, 0, memory_order_relaxed);
     uint64_t hold = atomic_exchange_explicit(&ep_hold, 0, memory_order_relaxed);
-    long faults = process_faults() - faults_at_start;
+    long faults;
+    uint64_t sys;
+    process_faults(&faults, &sys);
+    faults -= faults_at_start;
+    sys -= sys_at_start;
     if (ops == 0)
         return;
-    double cost = (double)ns + (double)(faults > 0 ? faults : 0) * hak_opt.elo_fault_ns +
+    double cost = (double)ns + (double)sys + (double)(faults > 0 ? faults : 0) * hak_opt.elo_fault_ns +
                   (double)hold * hak_opt.elo_hold_ns / (1024.0 * 1e6);
     score_epoch(cost / (double)ops);
 }

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# elo.sh — does the ELO tournament find each workload's best retention
+# threshold?  Runs bench/elo_workloads (reuse, idle) under hakmem with each
+# of the 12 arms fixed (HAKMEM_ELO=0 HAKMEM_LARGE_RELEASE=arm) and with the
+# tournament on, interleaved, and prints the median cost of each, the best
+# fixed arm of each workload, the tournament's ratio to it, whether any one
+# fixed arm is within 10 % of the best on both workloads, and the
+# tournament's leaderboards.
+#
+#   bench/elo.sh [--runs N] [--reuse N] [--idle N] [--hold-ns NS] [--hakmem LIB]
+#
+# The cost is CPU time plus resident MiB.s at NS per MiB.s (default 4 ms,
+# given to hakmem as HAKMEM_ELO_HOLD_NS too, so both judge alike).
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+runs=3 reuse=3000 idle=60 hold=4000000
+lib=$here/../lib/.libs/libhakmem-malloc.so
+bindir=${BENCH_BINDIR:-$here}
+while [ $# -gt 0 ]; do
+    case $1 in
+    --runs) runs=$2; shift ;;
+    --reuse) reuse=$2; shift ;;
+    --idle) idle=$2; shift ;;
+    --hold-ns) hold=$2; shift ;;
+    --hakmem) lib=$2; shift ;;
+    -h | --help) sed -n '2,13s/^# \{0,1\}//p' "$0"; exit 0 ;;
+    *) echo "elo.sh: unknown argument $1" >&2; exit 1 ;;
+    esac
+    shift
+done
+[ -x "$bindir/elo_workloads" ] || { echo "elo.sh: $bindir/elo_workloads not built" >&2; exit 1; }
+[ -f "$lib" ] || { echo "elo.sh: $lib not found" >&2; exit 1; }
+
+# The arms' thresholds, as hakmem computes them: 512 KiB * 64^(i/11).
+arms=$(awk 'BEGIN { for (i = 0; i < 12; i++) { t = 524288 * 64 ^ (i / 11); t = int((t + 4095) / 4096) * 4096; print t } }')
+configs=()
+for t in $arms; do configs+=("$t"); done
+configs+=(elo)
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+
+for r in $(seq 1 "$runs"); do
+    for w in reuse idle; do
+        n=$reuse
+        [ $w = idle ] && n=$idle
+        for c in "${configs[@]}"; do
+            if [ "$c" = elo ]; then
+                env=(HAKMEM_ELO=1 HAKMEM_STATS=1)
+            else
+                env=(HAKMEM_ELO=0 HAKMEM_LARGE_RELEASE="$c")
+            fi
+            printf '[run %s/%s] %s %s ... ' "$r" "$runs" "$w" "$c" >&2
+            line=$(env "${env[@]}" HAKMEM_ELO_HOLD_NS="$hold" LD_PRELOAD="$lib" \
+                "$bindir/elo_workloads" --hold-ns "$hold" "$w" "$n" 2>"$out/stderr-$w-$c")
+            cost=$(sed -n 's/.*cost_ms=\([0-9.]*\).*/\1/p' <<<"$line")
+            [ -n "$cost" ] || { echo "elo.sh: no cost from $w $c: $line" >&2; exit 1; }
+            echo "$cost" >>"$out/$w-$c"
+            echo "$cost ms" >&2
+        done
+    done
+done
+
+median() { sort -g "$1" | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+echo "elo_workloads: reuse $reuse, idle $idle cycles; cost = CPU ms + resident MiB.s x $((hold / 1000)) us; median of $runs"
+echo
+echo "| threshold | reuse cost (ms) | idle cost (ms) |"
+echo "|---:|---:|---:|"
+for c in "${configs[@]}"; do
+    label=$c
+    [ "$c" != elo ] && label="$((c / 1024)) KiB"
+    echo "| $label | $(median "$out/reuse-$c") | $(median "$out/idle-$c") |"
+done
+echo
+for c in "${configs[@]}"; do
+    echo "$c $(median "$out/reuse-$c") $(median "$out/idle-$c")"
+done | awk '
+    $1 != "elo" { if (!br || $2 < br) br = $2; if (!bi || $3 < bi) bi = $3; r[$1] = $2; i[$1] = $3 }
+    $1 == "elo" { er = $2; ei = $3 }
+    END {
+        both = "none"
+        for (t in r) if (r[t] <= 1.1 * br && i[t] <= 1.1 * bi) both = t
+        printf "best fixed arm: reuse %.1f ms, idle %.1f ms\n", br, bi
+        printf "tournament / best: reuse %.3f, idle %.3f (target <= 1.10 on both)\n", er / br, ei / bi
+        printf "a fixed arm within 10 %% of the best on both: %s\n", both
+    }'
+for w in reuse idle; do
+    echo
+    echo "leaderboard, $w (last run):"
+    sed -n '/^elo (/,/^options/p' "$out/stderr-$w-elo" | grep -v '^options'
+done
