@@ -1,10 +1,10 @@
 /* bigcache.c — freed large blocks kept mapped for the next allocation of
  * their size class: a hit costs no syscall and no page fault.
  *
- * Classes are four per power of two from 16 KiB to 1 GiB, so a hit wastes
- * at most a quarter of the block.  A block is filed under the largest
- * class its capacity covers and found from the smallest class that covers
- * the request.  Within a class the newest block comes first (its pages are
+ * Classes are four per power of two from 16 KiB to 1 GiB, so a hit in the
+ * request's class wastes at most a quarter of the block.  A block is filed
+ * under the largest class its capacity covers and found from the smallest
+ * class that covers the request (or, if that one is empty, the next two).  Within a class the newest block comes first (its pages are
  * warm), but a block that was allocated by the same call site is preferred:
  * the site is a label for what the block is for, and a block recycled for
  * the same purpose is the likeliest to have the right pages resident.
@@ -75,16 +75,23 @@ static void unlink_entry(bc_class_t *k, hak_large_t *l)
                           memory_order_relaxed);
 }
 
+/* The request's own class first; when it is empty, a block of one of the
+ * next two classes (up to half again as big) is better than a new mapping:
+ * its pages are already resident, a new block's would have to be faulted
+ * in, and the bigger block would otherwise sit in the cache unused. */
 hak_large_t *hak_bigcache_take(size_t size, size_t align, const void *site)
 {
     unsigned c = hak_bigcache_class_ceil(size);
     if (c >= HAK_BC_NCLASS)
         return NULL;
-    bc_class_t *k = &classes[c];
-    if (k->head == NULL) {            /* racy peek: a miss needs no lock */
+    unsigned last = c + 2 < HAK_BC_NCLASS ? c + 2 : HAK_BC_NCLASS - 1;
+    while (c <= last && classes[c].head == NULL)   /* racy peek: a miss takes no lock */
+        c++;
+    if (c > last) {
         atomic_fetch_add_explicit(&hak_stats.bc_misses, 1, memory_order_relaxed);
         return NULL;
     }
+    bc_class_t *k = &classes[c];
     hak_large_t *found = NULL, *first = NULL;
     pthread_mutex_lock(&k->lock);
     unsigned n = 0;

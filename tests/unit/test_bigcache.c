@@ -50,6 +50,19 @@ START_TEST(test_bigger_class_misses_and_maps_anew)
 }
 END_TEST
 
+START_TEST(test_empty_class_takes_a_block_at_most_two_classes_up)
+{
+    bc_init();
+    char *p = hak_malloc(1536 * KiB);               /* class 1.5 MiB */
+    hak_free(p);
+    ck_assert_ptr_ne(hak_malloc(800 * KiB), p);      /* 896 KiB: three classes down */
+    char *q = hak_malloc(1100 * KiB);                /* 1.25 MiB: two down */
+    ck_assert_ptr_eq(q, p);
+    ck_assert_uint_eq(hak_malloc_usable_size(q), 1536 * KiB);
+    hak_free(q);
+}
+END_TEST
+
 START_TEST(test_hit_prefers_block_allocated_by_same_site)
 {
     bc_init();
@@ -264,6 +277,7 @@ static Suite *suite(void)
     TCase *tc = tcase_create("cache");
     UNIT_TEST(tc, test_freed_block_serves_next_allocation_of_its_class);
     UNIT_TEST(tc, test_bigger_class_misses_and_maps_anew);
+    UNIT_TEST(tc, test_empty_class_takes_a_block_at_most_two_classes_up);
     UNIT_TEST(tc, test_hit_prefers_block_allocated_by_same_site);
     UNIT_TEST(tc, test_held_bytes_are_bounded_oldest_evicted_first);
     UNIT_TEST(tc, test_cached_blocks_decay_and_are_released);
