@@ -4,6 +4,9 @@
 #                           of the hak_* API (links libhakmem)
 #   tests/test_threads      Check suite "threads": cross-thread free, Larson
 #                           thread churn with bounded RSS, fork (libhakmem)
+#   tests/test_fork         Check suite "fork": a hundred fork()s while other
+#                           threads allocate and free hard; children work,
+#                           nothing deadlocks, the parent does not grow
 #   tests/interposer.sh     exported symbols of both libraries, then
 #                           tests/test_interposer (Check suite "interposer",
 #                           NOT linked with hakmem) under LD_PRELOAD
@@ -30,6 +33,12 @@ tests_test_interposer_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(PTHREAD_CFLAGS) -f
 tests_test_interposer_LDADD = $(CHECK_LIBS) $(PTHREAD_LIBS) -ldl
 
 TESTS += tests/test_api tests/test_threads
+
+check_PROGRAMS += tests/test_fork
+tests_test_fork_SOURCES = tests/test_fork.c tests/pattern.h tests/expect.h
+tests_test_fork_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(PTHREAD_CFLAGS)
+tests_test_fork_LDADD = lib/libhakmem.la $(CHECK_LIBS) $(PTHREAD_LIBS)
+TESTS += tests/test_fork
 endif
 
 TESTS += tests/interposer.sh tests/programs.sh
