@@ -6,8 +6,8 @@
  * thread can check a block it did not allocate: the block says how big
  * it is.
  *
- * Large blocks (more than 256 KiB) are written only where a bug is likely
- * to show (the first and last 4 KiB, one word every 64 KiB): touching every
+ * Blocks of more than 64 KiB are written only where a bug is likely to
+ * show (the first and last 4 KiB, one word every 64 KiB): touching every
  * page would make the test measure page faults, not the allocator.
  *
  * Sizes must be at least PATTERN_MIN bytes (the header word). */
@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #define PATTERN_MIN 8
-#define PATTERN_SPARSE_ABOVE ((size_t)256 * 1024)
+#define PATTERN_SPARSE_ABOVE ((size_t)64 * 1024)
 
 static inline uint64_t pat_mix64(uint64_t x)
 {
