@@ -47,5 +47,19 @@ variant() {   # $1: build dir, rest: configure args
 }
 variant build-nosuperslab --disable-superslab
 variant build-debug --enable-debug --enable-debug-counters
+# The libFuzzer harness, once, in the default build: one more test.
+if command -v "${FUZZ_CC:-clang}" >/dev/null 2>&1; then
+    echo "=== make fuzz (${FUZZ_SECONDS:-60} s)"
+    if make -s fuzz FUZZ_CC="${FUZZ_CC:-clang}" FUZZ_SECONDS="${FUZZ_SECONDS:-60}" >fuzz.log 2>&1; then
+        passed=$((passed + 1))
+        grep -E '^(Done|stat::number_of_executed_units|stat::average_exec_per_sec)' fuzz.log
+    else
+        failed=$((failed + 1))
+        echo "check-all: make fuzz failed (fuzz.log):" >&2
+        grep -v '^#' fuzz.log | tail -20 >&2
+    fi
+else
+    echo "check-all: ${FUZZ_CC:-clang} not installed, fuzzing skipped" >&2
+fi
 echo "${passed} passed, ${failed} failed"
 [ "$failed" -eq 0 ]

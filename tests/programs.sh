@@ -1,5 +1,8 @@
 #!/bin/sh
-# Real programs under the interposer: each workload runs twice in the same
+# Real programs under the interposer (python3, sqlite3, perl, gcc, git;
+# then multi-threaded and larger ones: xz -T2 and zstd -T2 round trips of
+# ~24 MB, sort --parallel=2, git clone/log/gc of the repository around the
+# source tree, a threaded Python program, make -j2): each workload runs twice in the same
 # scratch directory, once on glibc's malloc and once with
 # LD_PRELOAD=$HAK_PRELOAD; stdout and the exit status must be identical
 # and the hakmem run must print no "hakmem:" diagnostic.  A program that is
@@ -333,6 +336,99 @@ if command -v git >/dev/null 2>&1; then
     compare git wl_git
 else
     skip git
+fi
+
+# --- multi-threaded and larger workloads ------------------------------------
+
+# ~24 MB of text for the compressors and sort: compresses neither too well
+# nor too badly
+awk 'BEGIN { srand(7); for (i = 0; i < 150000; i++)
+    printf "%08d %s %d %x\n", int(rand() * 1e8), substr("abcdefghijklmnopqrstuvwxyz", 1 + i % 26), i, (i * 2654435761) % 4294967296 }' >"$tmp/input.txt"
+for i in 1 2 3 4; do cat "$tmp/input.txt"; done >"$tmp/big.txt"
+
+wl_xz() {
+    $limit xz -T2 -1 -c "$tmp/big.txt" >big.xz || return 1
+    $limit xz -T2 -dc big.xz | cmp - "$tmp/big.txt" && echo "xz -T2 round trip: identical"
+    xz -l big.xz | tail -1 | awk '{ print $1, $2 }'
+}
+if command -v xz >/dev/null 2>&1; then compare "xz -T2" wl_xz; else skip xz; fi
+
+wl_zstd() {
+    $limit zstd -q -T2 -5 -c "$tmp/big.txt" >big.zst || return 1
+    $limit zstd -q -T2 -dc big.zst | cmp - "$tmp/big.txt" && echo "zstd -T2 round trip: identical"
+}
+if command -v zstd >/dev/null 2>&1; then compare "zstd -T2" wl_zstd; else skip zstd; fi
+
+wl_sort() {
+    $limit sort --parallel=2 -S 64M -k2,2 -k1,1n "$tmp/big.txt" | cksum
+    $limit sort --parallel=2 -u -t' ' -k4,4 "$tmp/input.txt" | tail -3
+}
+compare "sort --parallel=2" wl_sort
+
+# a real repository: the one around the source tree, if there is one
+repo=$(git -C "${top_srcdir:-.}" rev-parse --show-toplevel 2>/dev/null)
+wl_git_clone() {
+    HOME=$work GIT_CONFIG_NOSYSTEM=1
+    export HOME GIT_CONFIG_NOSYSTEM
+    $limit git clone -q --no-local --no-hardlinks "$repo" clone || return 1
+    cd clone || return 1
+    git rev-parse HEAD
+    git log --stat --format='%H %s' | cksum
+    $limit git -c pack.threads=2 gc -q --aggressive || echo "git gc failed"
+    git count-objects -v | grep -E '^(count|in-pack|packs):'
+    git fsck --no-progress --no-dangling && echo "fsck ok"
+    git log --oneline | wc -l
+}
+if command -v git >/dev/null 2>&1 && [ -n "$repo" ]; then
+    compare "git clone, log, gc" wl_git_clone
+else
+    skip "git (or a repository around the source tree)"
+fi
+
+cat >"$tmp/threads.py" <<'PY'
+import concurrent.futures, hashlib, json, threading, zlib
+def job(n):
+    d = {("k%d" % i): [i, str(i) * (i % 17), {"n": i % 7}] for i in range(n * 1000, n * 1000 + 20000)}
+    s = json.dumps(d, sort_keys=True).encode()
+    z = zlib.compress(s, 6)  # releases the GIL: the threads really overlap
+    return n, len(s), len(z), hashlib.sha256(z).hexdigest(), len(json.loads(zlib.decompress(z)))
+with concurrent.futures.ThreadPoolExecutor(max_workers=4) as ex:
+    for r in ex.map(job, range(12)):
+        print(*r)
+lock = threading.Lock()
+shared = []
+def worker(k):
+    local = [bytearray(64 + (i * k) % 4000) for i in range(20000)]
+    with lock:
+        shared.append(sum(map(len, local)))
+ts = [threading.Thread(target=worker, args=(k,)) for k in range(1, 9)]
+for t in ts: t.start()
+for t in ts: t.join()
+print(sorted(shared))
+PY
+wl_python_threads() {
+    PYTHONMALLOC=malloc PYTHONHASHSEED=0 PYTHONDONTWRITEBYTECODE=1 $limit "$python" -s "$tmp/threads.py"
+}
+if [ -n "${python:-}" ]; then compare "python3 threads" wl_python_threads; else skip python3; fi
+
+wl_make() {
+    i=0
+    while [ $i -lt 40 ]; do
+        printf 'int f%d(int x) { int s = 0; for (int i = 0; i < x; i++) s += i * %d; return s; }\n' $i $i >f$i.c
+        i=$((i + 1))
+    done
+    awk 'BEGIN { print "#include <stdio.h>"; for (i = 0; i < 40; i++) print "int f" i "(int);";
+        print "int main(void) { long t = 0;"; for (i = 0; i < 40; i++) print "t += f" i "(" i + 10 ");";
+        print "printf(\"%ld\\n\", t); return 0; }" }' >main.c
+    printf 'OBJS = $(patsubst %%.c,%%.o,$(wildcard f*.c)) main.o\nprog: $(OBJS)\n\t$(CC) -o $@ $(OBJS)\n%%.o: %%.c\n\t$(CC) -O2 -c $<\n' >Makefile
+    $limit make -s -j2 || return 1
+    ./prog
+    ls ./*.o | wc -l
+}
+if command -v make >/dev/null 2>&1 && command -v cc >/dev/null 2>&1; then
+    compare "make -j2" wl_make
+else
+    skip make
 fi
 
 if [ $ran = 0 ]; then
