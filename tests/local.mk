@@ -34,3 +34,7 @@ endif
 
 TESTS += tests/interposer.sh tests/programs.sh
 EXTRA_DIST += tests/interposer.sh tests/programs.sh
+
+# `man hakmem` shows the tuning text of hakmem(7) (tests/man.sh).
+TESTS += tests/man.sh
+EXTRA_DIST += tests/man.sh
