@@ -38,3 +38,7 @@ EXTRA_DIST += tests/interposer.sh tests/programs.sh
 # `man hakmem` shows the tuning text of hakmem(7) (tests/man.sh).
 TESTS += tests/man.sh
 EXTRA_DIST += tests/man.sh
+
+# The release number agrees everywhere it is written (tests/version.sh).
+TESTS += tests/version.sh
+EXTRA_DIST += tests/version.sh
