@@ -60,3 +60,11 @@ tests_stress_libc_LDADD = $(PTHREAD_LIBS) -ldl
 TESTS += tests/stress.sh tests/stress-interposer.sh
 XFAIL_TESTS += tests/stress-interposer.sh
 EXTRA_DIST += tests/stress.sh tests/stress-interposer.sh
+
+# `man hakmem` shows the tuning text of hakmem(7) (tests/man.sh).
+TESTS += tests/man.sh
+EXTRA_DIST += tests/man.sh
+
+# The release number agrees everywhere it is written (tests/version.sh).
+TESTS += tests/version.sh
+EXTRA_DIST += tests/version.sh
