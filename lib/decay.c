@@ -32,6 +32,7 @@ static bool run(uint64_t now)
 {
     uint64_t age = hak_opt.decay_ms;
     size_t freed = hak_bigcache_decay(now, age);
+    hak_tiny_reclaim_orphans();
     unsigned dirty = hak_superslab_decay(now, age);
     uint64_t oldest = hak_batch_oldest_ms();
     if (freed > 0 || (oldest != 0 && now - oldest >= age))

@@ -230,6 +230,7 @@ void  hak_tiny_free_slow(hak_heap_t *h, void *p);   /* p is slab memory */
 void  hak_tiny_flush(hak_heap_t *h);
 void  hak_tiny_orphan_all(hak_heap_t *h);
 size_t hak_tiny_usable(void *p);                      /* 0: not a slab block */
+unsigned hak_tiny_reclaim_orphans(void);              /* fully freed orphans released */
 void  hak_orphan_lock(void);
 void  hak_orphan_unlock(void);
 void  hak_orphan_reset_lock(void);

@@ -8,7 +8,8 @@
  * drained remote queue, uncarved tail) -> full spans that received remote
  * frees -> an orphaned span of the class -> a new span (superslab.c).
  * Orphans are adopted before new memory is mapped, so that threads that
- * come and go (Larson) reuse what their predecessors left behind. */
+ * come and go (Larson) reuse what their predecessors left behind; orphans
+ * whose blocks have all been freed go back to their SuperSlab at decay. */
 #include "alloc.h"
 
 /* A heap's span lists are changed by its thread without a lock.  `busy`
@@ -143,7 +144,12 @@ static void *refill_pop(hak_heap_t *h, unsigned c)
             return hak_sll_pop(l);
         if (scan_full(h, c))
             continue;
-        if ((s = orphan_pop(c)) != NULL) {
+        /* Only thread heaps adopt.  The shared heap serves threads that are
+         * being torn down, which allocate again after their own spans were
+         * orphaned: adopting would take those spans back into a heap that
+         * nobody drains, and each exiting thread would leave its memory
+         * there (found by tests/stress-interposer.sh). */
+        if (h->kind == HAK_HEAP_THREAD && (s = orphan_pop(c)) != NULL) {
             HAK_COUNT(refill_adopt);
             atomic_fetch_add_explicit(&hak_stats.adopted, 1, memory_order_relaxed);
             span_own(h, s);
@@ -195,26 +201,13 @@ static void check_double_free(hak_heap_t *h, hak_span_t *s, void *p)
             hak_fatal("free(): double free detected", p);
 }
 
-/* A free into an orphan: the freeing thread adopts the span, so blocks of
- * exited threads come back without waiting for a refill of their class. */
-static bool adopt_on_free(hak_heap_t *h, hak_span_t *s, void *p)
-{
-    pthread_mutex_lock(&orphan_lock);
-    uint8_t state = s->state;
-    if (state == HAK_SPAN_ORPHAN) {
-        list_remove(&orphans[s->cls], s);
-        s->state = HAK_SPAN_OWNED;
-    }
-    pthread_mutex_unlock(&orphan_lock);
-    if (state == HAK_SPAN_FREE)
-        hak_fatal("free(): invalid pointer (block of an unused slab; double free?)", p);
-    if (state != HAK_SPAN_ORPHAN)
-        return false;
-    atomic_fetch_add_explicit(&hak_stats.adopted, 1, memory_order_relaxed);
-    span_own(h, s);
-    return true;
-}
-
+/* A free into an orphan (a span of an exited thread) goes on its remote
+ * queue like any other cross-thread free.  The freeing thread does not
+ * adopt it: an owner that does not allocate the span's class would never
+ * drain that queue, and the span would be lost to everyone
+ * (tests/stress-interposer.sh: the main thread freeing the blocks of
+ * exited workers).  Orphans are adopted by refills of their class, and
+ * the decay releases those whose blocks have all come back. */
 void hak_tiny_free_slow(hak_heap_t *h, void *p)
 {
     uintptr_t a = (uintptr_t)p;
@@ -226,21 +219,17 @@ void hak_tiny_free_slow(hak_heap_t *h, void *p)
     if (((void **)p)[1] == (void *)hak_free_tag)
         check_double_free(h, s, p);
     hak_heap_t *owner = atomic_load_explicit(&s->owner, memory_order_relaxed);
-    bool live = h->kind == HAK_HEAP_THREAD && h != &hak_heap_empty;
-    if (live && (owner == h || owner == NULL)) {
+    if (owner == NULL && atomic_load_explicit(&s->state, memory_order_relaxed) == HAK_SPAN_FREE)
+        hak_fatal("free(): invalid pointer (block of an unused slab; double free?)", p);
+    if (owner == h && h->kind == HAK_HEAP_THREAD) {
         heap_enter(h);
-        if (owner == NULL && adopt_on_free(h, s, p))
-            owner = h;
-        if (owner == h) {
-            hak_sll_t *l = &h->sll[s->cls];
-            if (l->count >= l->cap)
-                spill(h, s->cls, hak_classes[s->cls].batch);
-            hak_sll_push(l, p);
-            HAK_COUNT(free_tls_sll);
-        }
+        hak_sll_t *l = &h->sll[s->cls];
+        if (l->count >= l->cap)
+            spill(h, s->cls, hak_classes[s->cls].batch);
+        hak_sll_push(l, p);
+        HAK_COUNT(free_tls_sll);
         heap_leave(h);
-        if (owner == h)
-            return;
+        return;
     }
     HAK_COUNT(free_ss_remote);
     hak_span_remote_push(s, p);
@@ -289,6 +278,32 @@ void hak_tiny_orphan_all(hak_heap_t *h)
         }
     }
     heap_leave(h);
+}
+
+/* Orphans whose blocks have all come back (through their remote queues)
+ * go back to their SuperSlab; called by the decay, so that memory of
+ * exited threads returns even if nobody allocates its class again. */
+unsigned hak_tiny_reclaim_orphans(void)
+{
+    unsigned n = 0;
+    pthread_mutex_lock(&orphan_lock);
+    for (unsigned c = 0; c < HAK_NCLASS; c++) {
+        hak_span_t *s = orphans[c];
+        for (unsigned k = 0; s != NULL && k < 1024; k++) {
+            hak_span_t *next = s->next == orphans[c] ? NULL : s->next;
+            if (atomic_load_explicit(&s->remote, memory_order_relaxed) != 0)
+                hak_span_drain_remote(s);
+            if (s->used == 0) {
+                list_remove(&orphans[c], s);
+                s->state = HAK_SPAN_OWNED;           /* nobody's, on its way out */
+                hak_span_release(s);
+                n++;
+            }
+            s = next;
+        }
+    }
+    pthread_mutex_unlock(&orphan_lock);
+    return n;
 }
 
 void hak_orphan_lock(void)       { pthread_mutex_lock(&orphan_lock); }

@@ -48,8 +48,7 @@ EXTRA_DIST += tests/interposer.sh tests/programs.sh tests/memreturn.sh
 
 # The stress test, through the hak_* API (tests/stress.sh) and through
 # malloc under the interposer (stress-libc, not linked with hakmem;
-# tests/stress-interposer.sh), both in a short setting.  The interposer
-# run is an expected failure until the thread-exit leak it finds is fixed.
+# tests/stress-interposer.sh), both in a short setting.
 check_PROGRAMS += tests/stress tests/stress-libc
 tests_stress_SOURCES = tests/stress.c tests/pattern.h
 tests_stress_CFLAGS = $(AM_CFLAGS) $(PTHREAD_CFLAGS)
@@ -58,7 +57,6 @@ tests_stress_libc_SOURCES = tests/stress.c tests/pattern.h
 tests_stress_libc_CFLAGS = $(AM_CFLAGS) $(PTHREAD_CFLAGS) -DSTRESS_LIBC -fno-builtin
 tests_stress_libc_LDADD = $(PTHREAD_LIBS) -ldl
 TESTS += tests/stress.sh tests/stress-interposer.sh
-XFAIL_TESTS += tests/stress-interposer.sh
 EXTRA_DIST += tests/stress.sh tests/stress-interposer.sh
 
 # `man hakmem` shows the tuning text of hakmem(7) (tests/man.sh).

@@ -53,7 +53,6 @@ struct block {
 };
 
 static struct block table[SLOTS];
-static int known_bugs = -1; /* FUZZ_KNOWN_BUGS=1: do not sidestep them */
 static uint8_t next_seed;
 
 #define FAIL(...)                                  \
@@ -336,12 +335,6 @@ static void op_aligned(struct input *in, int slot)
     }
     int bad;
     size_t size = decode_size(in, &bad);
-    /* Known bug: a zero-size block aligned to 2 MiB or more is placed one
-     * past the end of its mapping, and hakmem then calls its own pointer
-     * invalid (tests/fuzz/known-bugs).  Sidestepped unless
-     * FUZZ_KNOWN_BUGS=1, so that fuzzing goes on finding new ones. */
-    if (size == 0 && align >= 2 * MiB && !known_bugs)
-        size = 1;
     release(slot);
     void *p = NULL;
     const char *what;
@@ -419,10 +412,6 @@ static void op_site(struct input *in, int slot)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct input in = { data, size, 0 };
-    if (known_bugs < 0) {
-        const char *e = getenv("FUZZ_KNOWN_BUGS");
-        known_bugs = e && *e == '1';
-    }
     while (in.i < in.n) {
         uint8_t op = byte(&in);
         int slot = byte(&in) % SLOTS;

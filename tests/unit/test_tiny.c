@@ -92,7 +92,7 @@ static void *alloc_and_exit(void *arg)
     return NULL;
 }
 
-START_TEST(test_exited_thread_spans_are_orphaned_then_adopted_by_free)
+START_TEST(test_exited_thread_spans_are_orphaned_and_freed_into_remotely)
 {
     unit_init();
     void *blocks[100];
@@ -102,12 +102,48 @@ START_TEST(test_exited_thread_spans_are_orphaned_then_adopted_by_free)
     hak_span_t *s = hak_span_of((uintptr_t)blocks[0]);
     ck_assert_ptr_null(atomic_load(&s->owner));
     ck_assert_uint_eq(s->state, HAK_SPAN_ORPHAN);
-    uint64_t adopted = atomic_load(&hak_stats.adopted);
     hak_free(blocks[0]);
-    ck_assert_ptr_eq(atomic_load(&s->owner), hak_tls_heap);
-    ck_assert_uint_eq(atomic_load(&hak_stats.adopted), adopted + 1);
+    ck_assert_ptr_null(atomic_load(&s->owner));      /* not adopted by a free */
+    ck_assert_uint_eq(atomic_load(&s->remote), (uintptr_t)blocks[0]);
     for (int i = 1; i < 100; i++)
         hak_free(blocks[i]);
+}
+END_TEST
+
+START_TEST(test_orphan_is_adopted_by_a_refill_of_its_class)
+{
+    unit_init();
+    void *blocks[100];
+    pthread_t t;
+    pthread_create(&t, NULL, alloc_and_exit, blocks);
+    pthread_join(t, NULL);
+    hak_span_t *s = hak_span_of((uintptr_t)blocks[0]);
+    for (int i = 0; i < 50; i++)
+        hak_free(blocks[i]);
+    uint64_t adopted = atomic_load(&hak_stats.adopted);
+    void *p = hak_malloc(96);                        /* this thread's first 96 */
+    ck_assert_ptr_eq(hak_span_of((uintptr_t)p), s);
+    ck_assert_ptr_eq(atomic_load(&s->owner), hak_tls_heap);
+    ck_assert_uint_eq(atomic_load(&hak_stats.adopted), adopted + 1);
+    hak_free(p);
+    for (int i = 50; i < 100; i++)
+        hak_free(blocks[i]);
+}
+END_TEST
+
+START_TEST(test_fully_freed_orphan_is_released_by_the_decay)
+{
+    unit_init();
+    void *blocks[100];
+    pthread_t t;
+    pthread_create(&t, NULL, alloc_and_exit, blocks);
+    pthread_join(t, NULL);
+    hak_span_t *s = hak_span_of((uintptr_t)blocks[0]);
+    for (int i = 0; i < 100; i++)
+        hak_free(blocks[i]);
+    ck_assert_uint_eq(s->state, HAK_SPAN_ORPHAN);
+    ck_assert_uint_ge(hak_tiny_reclaim_orphans(), 1);
+    ck_assert_uint_eq(s->state, HAK_SPAN_FREE);
 }
 END_TEST
 
@@ -239,7 +275,9 @@ static Suite *suite(void)
     UNIT_TEST(tc, test_tls_list_never_exceeds_its_cap);
     UNIT_TEST(tc, test_blocks_are_16_byte_aligned_and_distinct);
     UNIT_TEST(tc, test_cross_thread_free_lands_on_remote_queue);
-    UNIT_TEST(tc, test_exited_thread_spans_are_orphaned_then_adopted_by_free);
+    UNIT_TEST(tc, test_exited_thread_spans_are_orphaned_and_freed_into_remotely);
+    UNIT_TEST(tc, test_orphan_is_adopted_by_a_refill_of_its_class);
+    UNIT_TEST(tc, test_fully_freed_orphan_is_released_by_the_decay);
     UNIT_TEST(tc, test_empty_span_returns_to_superslab);
     UNIT_TEST(tc, test_fork_child_orphans_spans_of_other_threads);
     UNIT_TEST(tc, test_fork_child_leaves_alone_a_heap_caught_mid_update);
