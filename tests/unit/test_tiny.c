@@ -92,14 +92,20 @@ static void *alloc_and_exit(void *arg)
     return NULL;
 }
 
+/* 100 blocks of 96 bytes from a thread that has exited: one orphan span. */
+static hak_span_t *orphaned_blocks(void **blocks)
+{
+    pthread_t t;
+    pthread_create(&t, NULL, alloc_and_exit, blocks);
+    pthread_join(t, NULL);
+    return hak_span_of((uintptr_t)blocks[0]);
+}
+
 START_TEST(test_exited_thread_spans_are_orphaned_and_freed_into_remotely)
 {
     unit_init();
     void *blocks[100];
-    pthread_t t;
-    pthread_create(&t, NULL, alloc_and_exit, blocks);
-    pthread_join(t, NULL);
-    hak_span_t *s = hak_span_of((uintptr_t)blocks[0]);
+    hak_span_t *s = orphaned_blocks(blocks);
     ck_assert_ptr_null(atomic_load(&s->owner));
     ck_assert_uint_eq(s->state, HAK_SPAN_ORPHAN);
     hak_free(blocks[0]);
@@ -114,10 +120,7 @@ START_TEST(test_orphan_is_adopted_by_a_refill_of_its_class)
 {
     unit_init();
     void *blocks[100];
-    pthread_t t;
-    pthread_create(&t, NULL, alloc_and_exit, blocks);
-    pthread_join(t, NULL);
-    hak_span_t *s = hak_span_of((uintptr_t)blocks[0]);
+    hak_span_t *s = orphaned_blocks(blocks);
     for (int i = 0; i < 50; i++)
         hak_free(blocks[i]);
     uint64_t adopted = atomic_load(&hak_stats.adopted);
@@ -135,10 +138,7 @@ START_TEST(test_fully_freed_orphan_is_released_by_the_decay)
 {
     unit_init();
     void *blocks[100];
-    pthread_t t;
-    pthread_create(&t, NULL, alloc_and_exit, blocks);
-    pthread_join(t, NULL);
-    hak_span_t *s = hak_span_of((uintptr_t)blocks[0]);
+    hak_span_t *s = orphaned_blocks(blocks);
     for (int i = 0; i < 100; i++)
         hak_free(blocks[i]);
     ck_assert_uint_eq(s->state, HAK_SPAN_ORPHAN);
