@@ -23,22 +23,24 @@
 
 #define MAX_PENDING  1024
 #define MAX_RETAINED 1024
+#define MAP_CHUNK    ((size_t)32 << 20)
 
 typedef struct {
     uintptr_t start, end;
+    size_t    resident;               /* bytes that may hold pages (<= end - start) */
     bool      whole;                  /* a mapping we own, not pages of a live one */
     uint8_t   huge;                   /* HAK_HUGE_* */
 } range_t;
 
 static pthread_mutex_t batch_lock = PTHREAD_MUTEX_INITIALIZER;
-static range_t  pending[MAX_PENDING];
 static unsigned npending;
-static size_t   pending_bytes;
 static uint64_t pending_since;        /* ms; 0 when nothing is pending */
 static range_t  retained[MAX_RETAINED];
 static unsigned nretained;
 static size_t   retained_bytes;
 static bool     retained_zero = true; /* false once MADV_FREE was used */
+
+static range_t pending[MAX_PENDING];
 
 static void remove_at(range_t *v, unsigned *n, unsigned i)
 {
@@ -53,12 +55,14 @@ static bool add_range(range_t *v, unsigned *n, unsigned cap, range_t r)
         range_t *o = &v[i];
         if (o->whole != r.whole || o->huge != r.huge)
             continue;
-        if (o->end == r.start) {
-            o->end = r.end;
-            return true;
-        }
-        if (o->start == r.end) {
-            o->start = r.start;
+        if (o->end == r.start || o->start == r.end) {
+            if (o->end == r.start)
+                o->end = r.end;
+            else
+                o->start = r.start;
+            o->resident += r.resident;
+            if (v == pending)
+                atomic_fetch_add_explicit(&hak_stats.batch_coalesced, 1, memory_order_relaxed);
             return true;
         }
     }
@@ -130,11 +134,20 @@ static void flush_locked(void)
             retain_or_unmap(pending[i]);
     atomic_fetch_add_explicit(&hak_stats.batch_flushes, 1, memory_order_relaxed);
     npending = 0;
-    pending_bytes = 0;
     pending_since = 0;
 }
 
 static void cancel_locked(uintptr_t s, uintptr_t e);
+
+/* What a flush would give back: the threshold counts resident bytes, not
+ * address space, so that many sparsely used mappings make one batch. */
+static size_t pending_resident(void)
+{
+    size_t n = 0;
+    for (unsigned i = 0; i < npending; i++)
+        n += pending[i].resident;
+    return n;
+}
 
 static void submit(range_t r)
 {
@@ -150,22 +163,21 @@ static void submit(range_t r)
     }
     if (pending_since == 0)
         pending_since = hak_now_ms();
-    pending_bytes += len;
-    if (pending_bytes >= hak_opt.batch_bytes || npending >= hak_opt.batch_ranges)
+    if (pending_resident() >= hak_opt.batch_bytes || npending >= hak_opt.batch_ranges)
         flush_locked();
     pthread_mutex_unlock(&batch_lock);
     atomic_fetch_add_explicit(&hak_stats.batch_ranges, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&hak_stats.batch_bytes, len, memory_order_relaxed);
 }
 
-void hak_batch_release(void *p, size_t size, uint8_t huge)
+void hak_batch_release(void *p, size_t size, size_t resident, uint8_t huge)
 {
-    submit((range_t){ (uintptr_t)p, (uintptr_t)p + size, true, huge });
+    submit((range_t){ (uintptr_t)p, (uintptr_t)p + size, resident < size ? resident : size, true, huge });
 }
 
 void hak_batch_decommit(void *p, size_t size)
 {
-    submit((range_t){ (uintptr_t)p, (uintptr_t)p + size, false, HAK_HUGE_NONE });
+    submit((range_t){ (uintptr_t)p, (uintptr_t)p + size, size, false, HAK_HUGE_NONE });
 }
 
 /* Cuts [s, e) out of the pending page ranges: its owner is about to use
@@ -186,16 +198,13 @@ static void cancel_locked(uintptr_t s, uintptr_t e)
             continue;
         }
         atomic_fetch_add_explicit(&hak_stats.batch_cancels, 1, memory_order_relaxed);
-        uintptr_t cut_s = r->start > s ? r->start : s, cut_e = r->end < e ? r->end : e;
-        pending_bytes -= cut_e - cut_s;
         if (r->start < s && r->end > e) {
             if (npending >= MAX_PENDING) {
                 /* No room to split: give the whole range up instead. */
-                pending_bytes -= (r->end - r->start) - (cut_e - cut_s);
                 remove_at(pending, &npending, i);
                 continue;
             }
-            pending[npending++] = (range_t){ e, r->end, false, HAK_HUGE_NONE };
+            pending[npending++] = (range_t){ e, r->end, r->end - e, false, HAK_HUGE_NONE };
             r->end = s;
         } else if (r->start < s) {
             r->end = s;
@@ -205,6 +214,7 @@ static void cancel_locked(uintptr_t s, uintptr_t e)
             remove_at(pending, &npending, i);
             continue;
         }
+        r->resident = r->end - r->start;
         i++;
     }
     if (npending == 0)
@@ -224,7 +234,7 @@ static bool carve(range_t *v, unsigned *n, unsigned cap, unsigned i, size_t size
         return false;
     if (left && right) {
         v[i].end = s;
-        v[(*n)++] = (range_t){ s + size, r.end, r.whole, r.huge };
+        v[(*n)++] = (range_t){ s + size, r.end, r.end - s - size, r.whole, r.huge };
     } else if (left) {
         v[i].end = s;
     } else if (right) {
@@ -232,6 +242,8 @@ static bool carve(range_t *v, unsigned *n, unsigned cap, unsigned i, size_t size
     } else {
         remove_at(v, n, i);
     }
+    if (i < *n && v[i].resident > v[i].end - v[i].start)
+        v[i].resident = v[i].end - v[i].start;
     *out = s;
     return true;
 }
@@ -280,7 +292,6 @@ void *hak_batch_take(size_t size, size_t align, bool *zero, uint8_t *huge)
         if (best >= 0) {
             *huge = pending[best].huge;
             if (carve(pending, &npending, MAX_PENDING, (unsigned)best, size, align, &p)) {
-                pending_bytes -= size;
                 if (npending == 0)
                     pending_since = 0;
                 *zero = false;
@@ -298,6 +309,33 @@ void *hak_batch_take(size_t size, size_t align, bool *zero, uint8_t *huge)
     return (void *)p;
 }
 
+/* A mapping for a new SuperSlab or large block: released memory first;
+ * else a new mapping of at least MAP_CHUNK whose rest is kept as retained
+ * space, so that the kernel is asked once per 32 MiB rather than once per
+ * block, and consecutive blocks are adjacent, which lets their releases
+ * coalesce into one madvise. */
+void *hak_batch_map(size_t size, size_t align, bool *zero, uint8_t *huge)
+{
+    void *p = hak_batch_take(size, align, zero, huge);
+    if (p != NULL)
+        return p;
+    *zero = true;
+    *huge = HAK_HUGE_NONE;
+    if (align <= HAK_SS_SIZE && size < MAP_CHUNK) {
+        char *c = hak_os_map_aligned(MAP_CHUNK, HAK_SS_SIZE);
+        if (c != NULL) {
+            /* The top piece: takes carve from the top too, so the next
+             * block lands right below this one. */
+            range_t rest = { (uintptr_t)c, (uintptr_t)c + MAP_CHUNK - size, 0, true, HAK_HUGE_NONE };
+            pthread_mutex_lock(&batch_lock);
+            retain_or_unmap(rest);
+            pthread_mutex_unlock(&batch_lock);
+            return c + MAP_CHUNK - size;
+        }
+    }
+    return hak_os_map_aligned(size, align);
+}
+
 void hak_batch_flush(void)
 {
     pthread_mutex_lock(&batch_lock);
@@ -308,7 +346,7 @@ void hak_batch_flush(void)
 size_t hak_batch_pending(void)
 {
     pthread_mutex_lock(&batch_lock);
-    size_t n = pending_bytes;
+    size_t n = pending_resident();
     pthread_mutex_unlock(&batch_lock);
     return n;
 }

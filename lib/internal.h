@@ -275,7 +275,8 @@ void   hak_bigcache_reset_locks(void);
 
 /* ---- batch.c ---- */
 void  *hak_batch_take(size_t size, size_t align, bool *zero, uint8_t *huge);
-void   hak_batch_release(void *p, size_t size, uint8_t huge); /* a whole mapping, HAK_HUGE_* */
+void  *hak_batch_map(size_t size, size_t align, bool *zero, uint8_t *huge); /* take, else mmap */
+void   hak_batch_release(void *p, size_t size, size_t resident, uint8_t huge); /* a whole mapping */
 void   hak_batch_decommit(void *p, size_t size);             /* pages of a live mapping */
 void   hak_batch_cancel(void *p, size_t size);               /* pages about to be reused */
 void   hak_batch_flush(void);
@@ -341,7 +342,7 @@ typedef struct hak_stats_s {
     _Atomic uint64_t mapped, mapped_peak, map_calls, unmap_calls;
     _Atomic uint64_t superslabs, superslabs_peak, spans_acquired, spans_released;
     _Atomic uint64_t orphaned, adopted, large_allocs, large_frees, heaps;
-    _Atomic uint64_t madvise_calls, madvise_bytes;
+    _Atomic uint64_t madvise_calls, madvise_bytes, advise_calls;
     _Atomic uint64_t bc_hits, bc_site_hits, bc_misses, bc_puts, bc_rejects;
     _Atomic uint64_t bc_evicted, bc_decayed, bc_bytes_peak;
     _Atomic uint64_t batch_flushes, batch_ranges, batch_bytes, batch_coalesced;

@@ -81,17 +81,12 @@ static hak_large_t *map_block(size_t size, size_t align)
     size_t map_align = align > HAK_SS_SIZE ? align : HAK_SS_SIZE;
     bool zero = true;
     uint8_t huge = HAK_HUGE_NONE;
-    void *base = hak_batch_take(map, map_align, &zero, &huge);
-    if (base == NULL) {
-        base = hak_os_map_aligned(map, map_align);
-        if (base == NULL)
-            return NULL;
-        zero = true;
-        huge = HAK_HUGE_NONE;
-    }
+    void *base = hak_batch_map(map, map_align, &zero, &huge);
+    if (base == NULL)
+        return NULL;
     hak_large_t *l = rec_new();
     if (l == NULL) {
-        hak_batch_release(base, map, huge);
+        hak_batch_release(base, map, map, huge);
         errno = ENOMEM;
         return NULL;
     }
@@ -249,11 +244,11 @@ void hak_large_free(hak_large_t *l, const void *site)
 void hak_large_release(hak_large_t *l)
 {
     uintptr_t base = l->user;
-    size_t map = l->map_size;
+    size_t map = l->map_size, dirty = l->dirty;
     uint8_t huge = l->huge;
     hak_registry_set(base, map, 0);
     rec_put(l);
-    hak_batch_release((void *)base, map, huge);
+    hak_batch_release((void *)base, map, dirty, huge);
 }
 
 void hak_large_lock(void)       { pthread_mutex_lock(&rec_lock); }

@@ -67,9 +67,12 @@ bool hak_os_advise(void *p, size_t size, int advice)
 {
     if (madvise(p, size, advice) != 0)
         return false;
-    atomic_fetch_add_explicit(&hak_stats.madvise_calls, 1, memory_order_relaxed);
-    if (advice == MADV_DONTNEED || advice == MADV_FREE)
+    if (advice == MADV_DONTNEED || advice == MADV_FREE) {
+        atomic_fetch_add_explicit(&hak_stats.madvise_calls, 1, memory_order_relaxed);
         atomic_fetch_add_explicit(&hak_stats.madvise_bytes, size, memory_order_relaxed);
+    } else {
+        atomic_fetch_add_explicit(&hak_stats.advise_calls, 1, memory_order_relaxed);
+    }
     return true;
 }
 

@@ -133,8 +133,9 @@ void hak_stats_report(int fd)
     line(fd, "bytes released", LOAD(batch_bytes));
     line(fd, "flushes", LOAD(batch_flushes));
     line(fd, "ranges coalesced", LOAD(batch_coalesced));
-    line(fd, "madvise calls", LOAD(madvise_calls));
-    line(fd, "madvise bytes", LOAD(madvise_bytes));
+    line(fd, "madvise calls (release)", LOAD(madvise_calls));
+    line(fd, "madvise bytes (release)", LOAD(madvise_bytes));
+    line(fd, "madvise calls (huge pages)", LOAD(advise_calls));
     line(fd, "pending reused", LOAD(batch_reused));
     line(fd, "retained reused", LOAD(retained_reused));
     line(fd, "reuses cancelled", LOAD(batch_cancels));

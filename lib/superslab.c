@@ -61,15 +61,12 @@ static hak_ss_t *ss_new(void)
     /* Memory given back earlier comes before a new mapping. */
     bool zero = true;
     uint8_t huge = HAK_HUGE_NONE;
-    ss = hak_batch_take(HAK_SS_SIZE, HAK_SS_SIZE, &zero, &huge);
-    if (ss != NULL) {
-        if (huge != HAK_HUGE_NONE)
-            hak_os_advise(ss, HAK_SS_SIZE, MADV_NOHUGEPAGE);
-        if (!zero)
-            memset(ss, 0, sizeof *ss);
-    } else if ((ss = hak_os_map_aligned(HAK_SS_SIZE, HAK_SS_SIZE)) == NULL) {
+    if ((ss = hak_batch_map(HAK_SS_SIZE, HAK_SS_SIZE, &zero, &huge)) == NULL)
         return NULL;
-    }
+    if (huge != HAK_HUGE_NONE)
+        hak_os_advise(ss, HAK_SS_SIZE, MADV_NOHUGEPAGE);
+    if (!zero)
+        memset(ss, 0, sizeof *ss);
     ss->magic = SS_MAGIC;
     ss->free_mask = SS_USABLE;
     for (unsigned i = 0; i < HAK_SS_SLABS; i++)
@@ -90,7 +87,7 @@ static void ss_retire(hak_ss_t *ss)
     hak_registry_set((uintptr_t)ss, HAK_SS_SIZE, 0);
     hak_stats_add(&hak_stats.superslabs, -1, NULL);
     dirty_slabs -= (uint32_t)__builtin_popcount(ss->dirty_mask);
-    hak_batch_release(ss, HAK_SS_SIZE, HAK_HUGE_NONE);
+    hak_batch_release(ss, HAK_SS_SIZE, HAK_SS_SIZE, HAK_HUGE_NONE);
 }
 
 /* First run of n free slabs in mask, or -1. */
