@@ -12,8 +12,10 @@
  *   + MiB.s held by BigCache              x HAKMEM_ELO_HOLD_NS
  *
  * per operation.  The fault count adds what a fault costs beyond its kernel
- * time (default 0: on these machines the kernel time is the cost).  getrusage runs once per epoch, the clock twice per large
- * operation (vDSO, no syscall).  After an epoch its arm plays a match
+ * time (default 0: on these machines the kernel time is the cost).
+ * getrusage runs once per epoch, the clock twice per large operation
+ * (vDSO, no syscall).  Arms that would have kept and released exactly the
+ * same blocks as the epoch's arm share its result (see score_epoch).  After an epoch its arm plays a match
  * against the arm it is compared with — the leader, or, for the leader, the
  * best-rated other arm — on that arm's smoothed cost: cheaper by 5 % wins,
  * dearer by 5 % loses, else a draw.  Ratings follow the Elo formula (start
@@ -23,7 +25,8 @@
  *
  * Choice is epsilon-greedy: the leader runs, except in HAKMEM_ELO_EXPLORE
  * percent of epochs, which go to another arm drawn with probability
- * proportional to the cube of its expected score against the leader.
+ * proportional to the cube of its expected score against the leader,
+ * among those that would not have decided like the leader.
  * Uniform exploration would keep paying for arms already known to be
  * terrible; the arms differ by up to three orders of magnitude here (a 4 MiB
  * block refaulted versus reused).  Exploring epochs are a quarter of the
@@ -57,6 +60,7 @@ static uint64_t sys_at_start;
 static _Atomic uint64_t ep_ops, ep_ns, ep_hold;   /* hold: KiB.us */
 static _Atomic uint64_t last_ns;
 static _Atomic uint32_t ep_target;
+static _Atomic uint32_t ep_bounds;                /* see equivalent() */
 
 static uint64_t now_ns(void)
 {
@@ -107,6 +111,8 @@ static uint64_t next_rand(void)
     return rng;
 }
 
+static void equivalent(unsigned a, uint32_t bounds, unsigned *lo, unsigned *hi);
+
 static unsigned leader(void)
 {
     unsigned best = HAK_ELO_ARMS - 1;
@@ -116,20 +122,28 @@ static unsigned leader(void)
     return best;
 }
 
-static unsigned pick_explore(unsigned lead)
+/* An arm to try instead of the leader: never one that would have decided
+ * like the leader on the last epoch's blocks (it would teach nothing), and
+ * among the others with probability proportional to the cube of its
+ * expected score against the leader.  The leader itself if none differs. */
+static unsigned pick_explore(unsigned lead, uint32_t bounds)
 {
     double w[HAK_ELO_ARMS], sum = 0;
+    unsigned lo, hi;
+    equivalent(lead, bounds, &lo, &hi);
     for (unsigned i = 0; i < HAK_ELO_ARMS; i++) {
-        double e = i == lead ? 0 : hak_elo_expected(arms[i].rating, arms[lead].rating);
+        double e = i >= lo && i <= hi ? 0 : hak_elo_expected(arms[i].rating, arms[lead].rating);
         w[i] = e * e * e;
         sum += w[i];
     }
+    if (sum <= 0)
+        return lead;
     double x = (double)(next_rand() >> 11) / 9007199254740992.0 * sum;
     for (unsigned i = 0; i < HAK_ELO_ARMS; i++) {
-        if (i != lead && (x -= w[i]) <= 0)
+        if (w[i] > 0 && (x -= w[i]) <= 0)
             return i;
     }
-    return lead == 0 ? 1 : 0;
+    return lo > 0 ? lo - 1 : hi + 1;
 }
 
 static void start_epoch(unsigned arm, bool explore)
@@ -141,40 +155,70 @@ static void start_epoch(unsigned arm, bool explore)
     process_faults(&faults_at_start, &sys_at_start);
 }
 
+/* Arms that could not have behaved differently from arm `a` in an epoch
+ * whose freed blocks crossed the boundaries in `bounds` (bit j: a block
+ * that arms below j release and arms from j on keep): the run [*lo, *hi]. */
+static void equivalent(unsigned a, uint32_t bounds, unsigned *lo, unsigned *hi)
+{
+    *lo = *hi = a;
+    while (*lo > 0 && !(bounds >> *lo & 1))
+        --*lo;
+    while (*hi + 1 < HAK_ELO_ARMS && !(bounds >> (*hi + 1) & 1))
+        ++*hi;
+}
+
 /* The match of the epoch that just ended, at `cost` per operation, and the
- * choice of the next arm.  Called with elo_lock held. */
-static void score_epoch(double cost)
+ * choice of the next arm.  Every arm that would have made the same
+ * decisions on this epoch's blocks shares its result: the epoch measured
+ * them all.  Called with elo_lock held. */
+static void score_epoch(double cost, uint32_t bounds)
 {
     if (cost < 1)
         cost = 1;
-    unsigned a = current, lead = leader();
+    unsigned a = current, lead = leader(), lo, hi;
+    equivalent(a, bounds, &lo, &hi);
     int b = -1;
-    if (a != lead) {
+    if (lead < lo || lead > hi) {
         b = (int)lead;
     } else {
         for (unsigned i = 0; i < HAK_ELO_ARMS; i++)
-            if (i != a && arms[i].epochs > 0 && (b < 0 || arms[i].rating > arms[b].rating))
+            if ((i < lo || i > hi) && arms[i].samples > 0 && (b < 0 || arms[i].rating > arms[b].rating))
                 b = (int)i;
     }
-    if (b >= 0 && arms[b].epochs > 0) {
+    if (b >= 0 && arms[b].samples > 0) {
         double cb = arms[b].cost;
         double score = cost < cb * (1 - TIE) ? 1.0 : cost > cb * (1 + TIE) ? 0.0 : 0.5;
         double margin = score == 0.5 ? 1.0 : 1.0 + log(cost > cb ? cost / cb : cb / cost);
-        hak_elo_update(&arms[a].rating, &arms[b].rating, score, ELO_K * (margin < 4 ? margin : 4));
-        if (score == 1.0) {
-            arms[a].wins++;
-            arms[b].losses++;
-        } else if (score == 0.0) {
-            arms[a].losses++;
-            arms[b].wins++;
+        for (unsigned m = lo; m <= hi; m++) {
+            hak_elo_update(&arms[m].rating, &arms[b].rating, score, ELO_K * (margin < 4 ? margin : 4));
+            if (score == 1.0) {
+                arms[m].wins++;
+                arms[b].losses++;
+            } else if (score == 0.0) {
+                arms[m].losses++;
+                arms[b].wins++;
+            }
         }
     }
-    arms[a].cost = arms[a].epochs == 0 ? cost : 0.7 * arms[a].cost + 0.3 * cost;
+    for (unsigned m = lo; m <= hi; m++) {
+        arms[m].cost = arms[m].samples == 0 ? cost : 0.7 * arms[m].cost + 0.3 * cost;
+        arms[m].samples++;
+    }
     arms[a].epochs++;
     epochs++;
     lead = leader();
-    bool explore = next_rand() % 100 < hak_opt.elo_explore;
-    start_epoch(explore ? pick_explore(lead) : lead, explore);
+    unsigned next = next_rand() % 100 < hak_opt.elo_explore ? pick_explore(lead, bounds) : lead;
+    /* Arms that would decide differently from the leader and were never
+     * measured are tried once first: a few short epochs, at most one per
+     * group of alike arms, instead of waiting for exploration to find them. */
+    unsigned llo, lhi;
+    equivalent(lead, bounds, &llo, &lhi);
+    for (unsigned i = 0; i < HAK_ELO_ARMS; i++)
+        if ((i < llo || i > lhi) && arms[i].samples == 0) {
+            next = i;
+            break;
+        }
+    start_epoch(next, next != lead);
 }
 
 static void close_epoch(void)
@@ -182,6 +226,7 @@ static void close_epoch(void)
     uint64_t ops = atomic_exchange_explicit(&ep_ops, 0, memory_order_relaxed);
     uint64_t ns = atomic_exchange_explicit(&ep_ns, 0, memory_order_relaxed);
     uint64_t hold = atomic_exchange_explicit(&ep_hold, 0, memory_order_relaxed);
+    uint32_t bounds = atomic_exchange_explicit(&ep_bounds, 0, memory_order_relaxed);
     long faults;
     uint64_t sys;
     process_faults(&faults, &sys);
@@ -191,7 +236,7 @@ static void close_epoch(void)
         return;
     double cost = (double)ns + (double)sys + (double)(faults > 0 ? faults : 0) * hak_opt.elo_fault_ns +
                   (double)hold * hak_opt.elo_hold_ns / (1024.0 * 1e6);
-    score_epoch(cost / (double)ops);
+    score_epoch(cost / (double)ops, bounds);
 }
 
 /* For tests and the synthetic benchmark: the arm now running, and the end
@@ -204,10 +249,10 @@ unsigned hak_elo_current(void)
     return a;
 }
 
-void hak_elo_score_epoch(double cost)
+void hak_elo_score_epoch(double cost, uint32_t bounds)
 {
     pthread_mutex_lock(&elo_lock);
-    score_epoch(cost);
+    score_epoch(cost, bounds);
     pthread_mutex_unlock(&elo_lock);
 }
 
@@ -224,6 +269,19 @@ void hak_elo_init(void)
         return;
     }
     start_epoch(leader(), false);
+}
+
+/* A large block of `capacity` was freed: note which arms would keep it. */
+void hak_elo_note_free(size_t capacity)
+{
+    if (!hak_opt.elo)
+        return;
+    unsigned j = 0;
+    while (j < HAK_ELO_ARMS && arm_thr[j] <= capacity)
+        j++;
+    uint32_t bit = (uint32_t)1 << j;
+    if (!(atomic_load_explicit(&ep_bounds, memory_order_relaxed) & bit))
+        atomic_fetch_or_explicit(&ep_bounds, bit, memory_order_relaxed);
 }
 
 uint64_t hak_elo_begin(void)

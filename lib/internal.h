@@ -299,11 +299,13 @@ void   hak_elo_update(double *ra, double *rb, double score_a, double k);
 typedef struct hak_elo_arm_s {
     double   rating;
     double   cost;                    /* smoothed cost per operation, ns */
-    uint64_t epochs, wins, losses;
+    uint64_t samples;                 /* epochs that measured it (its own or equivalent) */
+    uint64_t epochs, wins, losses;    /* epochs it ran; matches */
 } hak_elo_arm_t;
 unsigned hak_elo_snapshot(hak_elo_arm_t out[HAK_ELO_ARMS], uint64_t *epochs);
 unsigned hak_elo_current(void);
-void   hak_elo_score_epoch(double cost_per_op);
+void   hak_elo_score_epoch(double cost_per_op, uint32_t bounds);
+void   hak_elo_note_free(size_t capacity);
 void   hak_elo_lock(void);
 void   hak_elo_unlock(void);
 void   hak_elo_reset_lock(void);

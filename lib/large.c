@@ -235,6 +235,7 @@ void hak_large_free(hak_large_t *l, const void *site)
     (void)site;
     l->magic = LARGE_CACHED ^ hak_secret;
     atomic_fetch_add_explicit(&hak_stats.large_frees, 1, memory_order_relaxed);
+    hak_elo_note_free(l->capacity);
     if (!hak_bigcache_put(l))
         hak_large_release(l);
     hak_elo_end(t);

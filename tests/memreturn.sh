@@ -6,6 +6,8 @@
 # decay time (here 300 ms) plus slack.  The bursts are big enough that
 # BigCache (64 MiB) and the SuperSlab cache alone would break the bound:
 # the decay has to happen.  bench/memreturn reads /proc/self/statm.
+# SuperSlabs are forced on: standalone slabs (--disable-superslab) are
+# unmapped as soon as they are empty, with no decay to test.
 set -euo pipefail
 
 prog=${BENCH_BINDIR:-bench}/memreturn
@@ -13,6 +15,7 @@ lib=${HAK_TEST_PRELOAD:-lib/.libs/libhakmem-malloc.so}
 [ -x "$prog" ] || { echo "memreturn.sh: $prog not built" >&2; exit 99; }
 [ -f "$lib" ] || { echo "memreturn.sh: $lib not built" >&2; exit 99; }
 
+export HAKMEM_TINY_USE_SUPERSLAB=1
 status=0
 for run in 'large 256' 'small 128'; do
     # shellcheck disable=SC2086

@@ -80,6 +80,25 @@ START_TEST(test_epoch_ends_after_configured_large_operations)
 }
 END_TEST
 
+START_TEST(test_arms_that_decide_alike_share_an_epoch_result)
+{
+    setenv("HAKMEM_DECAY_THREAD", "0", 1);
+    unit_init();
+    unsigned a = hak_elo_current();                 /* the initial leader, arm 11 */
+    ck_assert_uint_eq(a, HAK_ELO_ARMS - 1);
+    /* the epoch's blocks were all kept by arms 6.. and released below */
+    hak_elo_score_epoch(1000, (uint32_t)1 << 6);
+    hak_elo_arm_t arms[HAK_ELO_ARMS];
+    uint64_t epochs;
+    hak_elo_snapshot(arms, &epochs);
+    for (unsigned i = 0; i < HAK_ELO_ARMS; i++)
+        ck_assert_uint_eq(arms[i].samples, i >= 6);
+    ck_assert_uint_eq(arms[a].epochs, 1);
+    ck_assert_uint_eq(arms[6].epochs, 0);
+    ck_assert_double_eq_tol(arms[6].cost, 1000, 1e-9);
+}
+END_TEST
+
 /* A cost surface with one best arm and costs up to 100 times higher. */
 static double synthetic_cost(unsigned arm, unsigned best, uint64_t *rng)
 {
@@ -99,7 +118,7 @@ static void converges_to(unsigned best)
         unsigned a = hak_elo_current();
         if (e >= n - tail && a == best)
             at_best++;
-        hak_elo_score_epoch(synthetic_cost(a, best, &rng));
+        hak_elo_score_epoch(synthetic_cost(a, best, &rng), ~(uint32_t)0);   /* all arms differ */
     }
     hak_elo_arm_t arms[HAK_ELO_ARMS];
     uint64_t epochs;
@@ -127,6 +146,7 @@ static Suite *suite(void)
     TCase *tt = tcase_create("tournament");
     UNIT_TEST(tt, test_elo_off_fixes_the_threshold);
     UNIT_TEST(tt, test_epoch_ends_after_configured_large_operations);
+    UNIT_TEST(tt, test_arms_that_decide_alike_share_an_epoch_result);
     UNIT_TEST(tt, test_tournament_converges_to_best_arm_in_the_middle);
     UNIT_TEST(tt, test_tournament_converges_to_best_arm_far_from_the_start);
     suite_add_tcase(s, tt);
