@@ -172,11 +172,15 @@ bool hak_large_resize(hak_large_t *l, size_t size)
     if (cap < l->capacity) {
         if (l->dirty > cap)
             hak_batch_decommit((void *)(l->user + cap), l->dirty - cap);
-        l->dirty = l->dirty < cap ? l->dirty : cap;
     } else {
+        /* Pages given up by an earlier shrink may still be queued: they
+         * keep their old contents, which is fine for realloc. */
         hak_batch_cancel((void *)(l->user + l->capacity), cap - l->capacity);
     }
+    /* A live block may be written up to its capacity; calloc relies on
+     * `dirty` to know what a recycled block must have cleared. */
     l->capacity = cap;
+    l->dirty = cap;
     l->size = size;
     atomic_fetch_add_explicit(&hak_stats.large_inplace, 1, memory_order_relaxed);
     return true;

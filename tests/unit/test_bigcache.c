@@ -147,6 +147,24 @@ START_TEST(test_calloc_of_recycled_block_is_zero)
 }
 END_TEST
 
+START_TEST(test_calloc_of_block_regrown_in_place_is_zero)
+{
+    bc_init();
+    size_t n = 1900 * KiB;
+    unsigned char *p = hak_malloc(n);
+    p = hak_realloc(p, 300 * KiB);                  /* shrinks in place */
+    p = hak_realloc(p, n);                          /* and grows back */
+    memset(p, 0xcd, n);
+    hak_free(p);
+    unsigned char *q = hak_calloc(1, n);
+    ck_assert_ptr_eq(q, p);
+    for (size_t i = 0; i < n; i += 512)
+        if (q[i] != 0)
+            ck_abort_msg("byte %zu of a recycled calloc block is %#x", i, q[i]);
+    hak_free(q);
+}
+END_TEST
+
 START_TEST(test_fresh_calloc_block_is_zero)
 {
     bc_init();
@@ -283,6 +301,7 @@ static Suite *suite(void)
     UNIT_TEST(tc, test_cached_blocks_decay_and_are_released);
     UNIT_TEST(tc, test_decay_thread_releases_while_program_is_idle);
     UNIT_TEST(tc, test_calloc_of_recycled_block_is_zero);
+    UNIT_TEST(tc, test_calloc_of_block_regrown_in_place_is_zero);
     UNIT_TEST(tc, test_fresh_calloc_block_is_zero);
     UNIT_TEST(tc, test_blocks_at_release_threshold_are_not_kept);
     UNIT_TEST(tc, test_aligned_request_reuses_cached_block);
