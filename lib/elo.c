@@ -6,15 +6,15 @@
  * stays in BigCache.  Time is cut into epochs of large operations (option);
  * each epoch runs one arm and costs
  *
- *     ns spent in the large path
- *   + system time of the process          (page faults, madvise, munmap)
+ *     CPU time of the process               (page faults, madvise, the
+ *                                           allocator, the program)
  *   + page faults of the process          x HAKMEM_ELO_FAULT_NS
  *   + MiB.s held by BigCache              x HAKMEM_ELO_HOLD_NS
  *
- * per operation.  The fault count adds what a fault costs beyond its kernel
- * time (default 0: on these machines the kernel time is the cost).
- * getrusage runs once per epoch, the clock twice per large operation
- * (vDSO, no syscall).  Arms that would have kept and released exactly the
+ * per operation.  The fault count adds what a fault costs beyond its CPU
+ * time (default 0).  getrusage and the process CPU clock are read once per
+ * epoch; each large operation reads the monotonic clock once (vDSO, no
+ * syscall) to integrate the bytes held.  Arms that would have kept and released exactly the
  * same blocks as the epoch's arm share its result (see score_epoch).  After an epoch its arm plays a match
  * against the arm it is compared with — the leader, or, for the leader, the
  * best-rated other arm — on that arm's smoothed cost: cheaper by 5 % wins,
@@ -54,10 +54,10 @@ static unsigned epoch_len;
 static uint64_t epochs;
 static uint64_t rng;
 static long     faults_at_start;
-static uint64_t sys_at_start;
+static uint64_t cpu_at_start;
 
 /* Accumulated by every large operation, without a lock. */
-static _Atomic uint64_t ep_ops, ep_ns, ep_hold;   /* hold: KiB.us */
+static _Atomic uint64_t ep_ops, ep_hold;          /* hold: KiB.us */
 static _Atomic uint64_t last_ns;
 static _Atomic uint32_t ep_target;
 static _Atomic uint32_t ep_bounds;                /* see equivalent() */
@@ -69,19 +69,18 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* Page faults and the kernel time they took (with the rest of the
- * process's system time): a 2 MiB fault costs ~30 times a 4 KiB one, so
- * counting faults alone would misjudge huge pages. */
-static void process_faults(long *faults, uint64_t *sys_ns)
+/* Page faults of the process, and its CPU time (user and system, exact to
+ * the nanosecond, unlike getrusage's tick-sampled times): the time an arm
+ * costs is everything the process spent, page faults, madvise and the
+ * allocator included; the program's own work is the same under every arm
+ * and averages out. */
+static void process_usage(long *faults, uint64_t *cpu_ns)
 {
     struct rusage ru;
-    if (getrusage(RUSAGE_SELF, &ru) != 0) {
-        *faults = 0;
-        *sys_ns = 0;
-        return;
-    }
-    *faults = ru.ru_minflt + ru.ru_majflt;
-    *sys_ns = (uint64_t)ru.ru_stime.tv_sec * 1000000000u + (uint64_t)ru.ru_stime.tv_usec * 1000u;
+    struct timespec ts;
+    *faults = getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_minflt + ru.ru_majflt : 0;
+    *cpu_ns = clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) == 0
+                  ? (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec : 0;
 }
 
 size_t hak_elo_arm_threshold(unsigned arm)
@@ -122,28 +121,30 @@ static unsigned leader(void)
     return best;
 }
 
-/* An arm to try instead of the leader: never one that would have decided
- * like the leader on the last epoch's blocks (it would teach nothing), and
- * among the others with probability proportional to the cube of its
- * expected score against the leader.  The leader itself if none differs. */
+/* An arm to try instead of the leader, drawn with probability
+ * proportional to the cube of its expected score against the leader.
+ * Arms that would have decided like the leader on the last epoch's blocks
+ * would teach nothing: they are not drawn, but keep their weight (an even
+ * score, 1/8 each) for the leader, so that when every arm that differs is
+ * known to be bad, exploring stops nearly altogether. */
 static unsigned pick_explore(unsigned lead, uint32_t bounds)
 {
-    double w[HAK_ELO_ARMS], sum = 0;
+    double w[HAK_ELO_ARMS], sum = 0, keep = 0;
     unsigned lo, hi;
     equivalent(lead, bounds, &lo, &hi);
     for (unsigned i = 0; i < HAK_ELO_ARMS; i++) {
-        double e = i >= lo && i <= hi ? 0 : hak_elo_expected(arms[i].rating, arms[lead].rating);
-        w[i] = e * e * e;
+        double e = hak_elo_expected(arms[i].rating, arms[lead].rating);
+        w[i] = i >= lo && i <= hi ? 0 : e * e * e;
+        if (i >= lo && i <= hi)
+            keep += 0.125;
         sum += w[i];
     }
-    if (sum <= 0)
-        return lead;
-    double x = (double)(next_rand() >> 11) / 9007199254740992.0 * sum;
+    double x = (double)(next_rand() >> 11) / 9007199254740992.0 * (sum + keep);
     for (unsigned i = 0; i < HAK_ELO_ARMS; i++) {
         if (w[i] > 0 && (x -= w[i]) <= 0)
             return i;
     }
-    return lo > 0 ? lo - 1 : hi + 1;
+    return lead;
 }
 
 static void start_epoch(unsigned arm, bool explore)
@@ -152,7 +153,7 @@ static void start_epoch(unsigned arm, bool explore)
     atomic_store_explicit(&hak_elo_threshold, arm_thr[arm], memory_order_relaxed);
     uint32_t len = explore ? epoch_len / 4 : epoch_len;
     atomic_store_explicit(&ep_target, len ? len : 1, memory_order_relaxed);
-    process_faults(&faults_at_start, &sys_at_start);
+    process_usage(&faults_at_start, &cpu_at_start);
 }
 
 /* Arms that could not have behaved differently from arm `a` in an epoch
@@ -224,17 +225,16 @@ static void score_epoch(double cost, uint32_t bounds)
 static void close_epoch(void)
 {
     uint64_t ops = atomic_exchange_explicit(&ep_ops, 0, memory_order_relaxed);
-    uint64_t ns = atomic_exchange_explicit(&ep_ns, 0, memory_order_relaxed);
     uint64_t hold = atomic_exchange_explicit(&ep_hold, 0, memory_order_relaxed);
     uint32_t bounds = atomic_exchange_explicit(&ep_bounds, 0, memory_order_relaxed);
     long faults;
-    uint64_t sys;
-    process_faults(&faults, &sys);
+    uint64_t cpu;
+    process_usage(&faults, &cpu);
     faults -= faults_at_start;
-    sys -= sys_at_start;
+    cpu -= cpu_at_start;
     if (ops == 0)
         return;
-    double cost = (double)ns + (double)sys + (double)(faults > 0 ? faults : 0) * hak_opt.elo_fault_ns +
+    double cost = (double)cpu + (double)(faults > 0 ? faults : 0) * hak_opt.elo_fault_ns +
                   (double)hold * hak_opt.elo_hold_ns / (1024.0 * 1e6);
     score_epoch(cost / (double)ops, bounds);
 }
@@ -284,17 +284,13 @@ void hak_elo_note_free(size_t capacity)
         atomic_fetch_or_explicit(&ep_bounds, bit, memory_order_relaxed);
 }
 
-uint64_t hak_elo_begin(void)
-{
-    return hak_opt.elo ? now_ns() : 0;
-}
-
-void hak_elo_end(uint64_t start)
+/* The end of a large operation: counts it, integrates the bytes BigCache
+ * holds over time, and closes the epoch when it is complete. */
+void hak_elo_op(void)
 {
     if (!hak_opt.elo)
         return;
     uint64_t t = now_ns();
-    atomic_fetch_add_explicit(&ep_ns, t - start, memory_order_relaxed);
     uint64_t prev = atomic_exchange_explicit(&last_ns, t, memory_order_relaxed);
     if (prev != 0 && t > prev)
         atomic_fetch_add_explicit(&ep_hold, (hak_bigcache_held() >> 10) * ((t - prev) / 1000),

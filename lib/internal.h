@@ -291,8 +291,7 @@ void   hak_batch_reset_lock(void);
 #define HAK_ELO_ARMS 12
 extern _Atomic size_t hak_elo_threshold;               /* release blocks at or above */
 void   hak_elo_init(void);
-uint64_t hak_elo_begin(void);                          /* ns; start of a large operation */
-void   hak_elo_end(uint64_t start_ns);                 /* may close an epoch */
+void   hak_elo_op(void);                               /* end of a large operation */
 size_t hak_elo_arm_threshold(unsigned arm);
 double hak_elo_expected(double ra, double rb);
 void   hak_elo_update(double *ra, double *rb, double score_a, double k);

@@ -104,7 +104,6 @@ void *hak_large_alloc(size_t size, size_t align, bool zero, const void *site)
         errno = ENOMEM;
         return NULL;
     }
-    uint64_t t = hak_elo_begin();
     hak_large_t *l = hak_bigcache_take(size, align, site);
     if (l == NULL) {
         l = map_block(size, align);
@@ -116,7 +115,7 @@ void *hak_large_alloc(size_t size, size_t align, bool zero, const void *site)
             l = map_block(size, align);
         }
         if (l == NULL) {
-            hak_elo_end(t);
+            hak_elo_op();
             errno = ENOMEM;
             return NULL;
         }
@@ -129,7 +128,7 @@ void *hak_large_alloc(size_t size, size_t align, bool zero, const void *site)
     l->site = site;
     l->magic = LARGE_LIVE ^ hak_secret;
     atomic_fetch_add_explicit(&hak_stats.large_allocs, 1, memory_order_relaxed);
-    hak_elo_end(t);
+    hak_elo_op();
     return (void *)l->user;
 }
 
@@ -235,14 +234,13 @@ void *hak_large_move(hak_large_t *l, size_t size)
 
 void hak_large_free(hak_large_t *l, const void *site)
 {
-    uint64_t t = hak_elo_begin();
     (void)site;
     l->magic = LARGE_CACHED ^ hak_secret;
     atomic_fetch_add_explicit(&hak_stats.large_frees, 1, memory_order_relaxed);
     hak_elo_note_free(l->capacity);
     if (!hak_bigcache_put(l))
         hak_large_release(l);
-    hak_elo_end(t);
+    hak_elo_op();
 }
 
 /* The block leaves hakmem's hands: unregister, mapping to the batch. */

@@ -84,7 +84,7 @@ static const opt_desc_t options[] = {
     { "HAKMEM_ELO_EXPLORE", OPT_U32, &hak_opt.elo_explore, 0, 100,
       "percent of epochs that try an arm other than the leader" },
     { "HAKMEM_ELO_FAULT_NS", OPT_U32, &hak_opt.elo_fault_ns, 0, 100000000,
-      "tournament cost of a page fault beyond the system time it takes, in ns" },
+      "tournament cost of a page fault beyond the CPU time it takes, in ns" },
     { "HAKMEM_ELO_HOLD_NS", OPT_U32, &hak_opt.elo_hold_ns, 0, 1000000000,
       "tournament cost of holding 1 MiB in BigCache for 1 s, in ns" },
 };
