@@ -50,6 +50,8 @@ static size_t arm_thr[HAK_ELO_ARMS];
 static pthread_mutex_t elo_lock = PTHREAD_MUTEX_INITIALIZER;
 static hak_elo_arm_t arms[HAK_ELO_ARMS];
 static unsigned current;               /* arm of the running epoch */
+static bool     exploring;             /* the running epoch is not the leader's */
+static bool     washout;               /* the running epoch follows an exploring one */
 static unsigned epoch_len;
 static uint64_t epochs;
 static uint64_t rng;
@@ -150,6 +152,7 @@ static unsigned pick_explore(unsigned lead, uint32_t bounds)
 static void start_epoch(unsigned arm, bool explore)
 {
     current = arm;
+    exploring = explore;
     atomic_store_explicit(&hak_elo_threshold, arm_thr[arm], memory_order_relaxed);
     uint32_t len = explore ? epoch_len / 4 : epoch_len;
     atomic_store_explicit(&ep_target, len ? len : 1, memory_order_relaxed);
@@ -178,6 +181,18 @@ static void score_epoch(double cost, uint32_t bounds)
         cost = 1;
     unsigned a = current, lead = leader(), lo, hi;
     equivalent(a, bounds, &lo, &hi);
+    if (washout || epochs == 0) {
+        /* An epoch right after another arm's pays for what that arm did
+         * (blocks it released must be faulted in again now): it would
+         * charge the leader for the explorer's choices.  The first epoch
+         * pays for the program's start (every block is new).  Neither is
+         * scored. */
+        washout = false;
+        arms[a].epochs++;
+        epochs++;
+        start_epoch(lead, false);
+        return;
+    }
     int b = -1;
     if (lead < lo || lead > hi) {
         b = (int)lead;
@@ -219,6 +234,7 @@ static void score_epoch(double cost, uint32_t bounds)
             next = i;
             break;
         }
+    washout = exploring;
     start_epoch(next, next != lead);
 }
 
