@@ -198,6 +198,10 @@ void *hak_large_move(hak_large_t *l, size_t size)
         return NULL;
     uintptr_t old = l->user;
     size_t old_map = l->map_size;
+    /* A tail given up by an earlier shrink may still be queued for
+     * decommit: at its old place it would hit whatever is mapped there
+     * next, in place it would hit the grown block (found by the fuzzer). */
+    hak_batch_cancel((void *)old, old_map);
     void *p = mremap((void *)old, old_map, map, 0);
     if (p == MAP_FAILED) {
         char *raw = mmap(NULL, map + HAK_SS_SIZE, PROT_NONE,

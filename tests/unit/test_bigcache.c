@@ -261,6 +261,23 @@ START_TEST(test_realloc_past_its_mapping_keeps_contents_without_copy)
 }
 END_TEST
 
+START_TEST(test_realloc_shrunk_then_moved_keeps_contents)
+{
+    bc_init();
+    unsigned char *p = hak_malloc(1900 * KiB);
+    p = hak_realloc(p, 400 * KiB);                  /* its tail is queued for decommit */
+    ck_assert_uint_gt(hak_batch_pending(), 0);
+    unsigned char *q = hak_realloc(p, 8 * MiB);     /* past the mapping: mremap */
+    ck_assert_uint_eq(hak_batch_pending(), 0);      /* nothing queued for the old place */
+    memset(q, 0x5a, 8 * MiB);
+    hak_batch_flush();                              /* must not hit the moved block */
+    for (size_t i = 0; i < 8 * MiB; i += 4096)
+        if (q[i] != 0x5a)
+            ck_abort_msg("byte %zu of a live block changed to %#x", i, q[i]);
+    hak_free(q);
+}
+END_TEST
+
 START_TEST(test_realloc_past_its_mapping_keeps_contents_of_any_block)
 {
     bc_init();
@@ -311,6 +328,7 @@ static Suite *suite(void)
     UNIT_TEST(tr, test_realloc_shrinks_in_place_and_regrows);
     UNIT_TEST(tr, test_realloc_past_its_mapping_keeps_contents_without_copy);
     UNIT_TEST(tr, test_realloc_past_its_mapping_keeps_contents_of_any_block);
+    UNIT_TEST(tr, test_realloc_shrunk_then_moved_keeps_contents);
     suite_add_tcase(s, tr);
     TCase *tm = tcase_create("misuse");
     tcase_add_test_raise_signal(tm, test_second_free_of_cached_block_aborts, SIGABRT);
