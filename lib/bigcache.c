@@ -29,7 +29,7 @@ typedef struct {
 static bc_class_t classes[HAK_BC_NCLASS] = {
     [0 ... HAK_BC_NCLASS - 1] = { PTHREAD_MUTEX_INITIALIZER, NULL, NULL, UINT64_MAX },
 };
-static _Atomic size_t held;
+static _Atomic uint64_t held;
 
 size_t hak_bigcache_class_size(unsigned c)
 {
@@ -121,6 +121,14 @@ hak_large_t *hak_bigcache_take(size_t size, size_t align, const void *site)
     return found;
 }
 
+/* A block leaves the cache for the batch; `why` counts the reason. */
+static void drop(hak_large_t *l, _Atomic uint64_t *why)
+{
+    atomic_fetch_sub_explicit(&held, l->capacity, memory_order_relaxed);
+    atomic_fetch_add_explicit(why, 1, memory_order_relaxed);
+    hak_large_release(l);
+}
+
 /* Evicts the oldest block of any class; false if the cache is empty. */
 static bool evict_oldest(void)
 {
@@ -141,11 +149,8 @@ static bool evict_oldest(void)
     if (l != NULL)
         unlink_entry(k, l);
     pthread_mutex_unlock(&k->lock);
-    if (l != NULL) {
-        atomic_fetch_sub_explicit(&held, l->capacity, memory_order_relaxed);
-        atomic_fetch_add_explicit(&hak_stats.bc_evicted, 1, memory_order_relaxed);
-        hak_large_release(l);
-    }
+    if (l != NULL)
+        drop(l, &hak_stats.bc_evicted);
     return true;
 }
 
@@ -174,13 +179,9 @@ bool hak_bigcache_put(hak_large_t *l)
     k->head = l;
     atomic_store_explicit(&k->oldest_ms, k->tail->freed_ms, memory_order_relaxed);
     pthread_mutex_unlock(&k->lock);
-    size_t now = atomic_fetch_add_explicit(&held, cap, memory_order_relaxed) + cap;
-    hak_stats_add(&hak_stats.bc_puts, 1, NULL);
-    uint64_t peak = atomic_load_explicit(&hak_stats.bc_bytes_peak, memory_order_relaxed);
-    while (now > peak && !atomic_compare_exchange_weak_explicit(&hak_stats.bc_bytes_peak, &peak, now,
-                                                                memory_order_relaxed, memory_order_relaxed))
-        ;
-    hak_decay_wake(now);
+    hak_stats_add(&held, (int64_t)cap, &hak_stats.bc_bytes_peak);
+    atomic_fetch_add_explicit(&hak_stats.bc_puts, 1, memory_order_relaxed);
+    hak_decay_wake(hak_bigcache_held());
     return true;
 }
 
@@ -211,9 +212,7 @@ size_t hak_bigcache_decay(uint64_t now_ms, uint64_t age_ms)
             hak_large_t *l = out;
             out = l->next;
             bytes += l->capacity;
-            atomic_fetch_sub_explicit(&held, l->capacity, memory_order_relaxed);
-            atomic_fetch_add_explicit(&hak_stats.bc_decayed, 1, memory_order_relaxed);
-            hak_large_release(l);
+            drop(l, &hak_stats.bc_decayed);
         }
     }
     return bytes;

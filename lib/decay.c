@@ -20,6 +20,12 @@ static pthread_cond_t  decay_cond = PTHREAD_COND_INITIALIZER;
 static _Atomic int     tstate;
 static _Atomic uint64_t last_tick;
 
+/* How often the decay looks: a quarter of the decay time, at least 10 ms. */
+static uint64_t period_ms(void)
+{
+    return hak_opt.decay_ms / 4 > 10 ? hak_opt.decay_ms / 4 : 10;
+}
+
 uint64_t hak_now_ms(void)
 {
     struct timespec ts;
@@ -49,8 +55,7 @@ void hak_decay_tick(void)
 {
     uint64_t now = hak_now_ms();
     uint64_t last = atomic_load_explicit(&last_tick, memory_order_relaxed);
-    uint64_t step = hak_opt.decay_ms / 4 > 10 ? hak_opt.decay_ms / 4 : 10;
-    if (now - last < step ||
+    if (now - last < period_ms() ||
         !atomic_compare_exchange_strong_explicit(&last_tick, &last, now, memory_order_relaxed,
                                                  memory_order_relaxed))
         return;
@@ -75,7 +80,7 @@ static void *decay_main(void *arg)
         }
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
-        uint64_t ms = hak_opt.decay_ms / 4 > 10 ? hak_opt.decay_ms / 4 : 10;
+        uint64_t ms = period_ms();
         ts.tv_sec += (time_t)(ms / 1000);
         ts.tv_nsec += (long)(ms % 1000) * 1000000L;
         if (ts.tv_nsec >= 1000000000L) {

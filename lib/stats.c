@@ -41,6 +41,13 @@ static void line(int fd, const char *name, uint64_t v)
     hak_write_str(fd, buf);
 }
 
+static size_t put_str(char *buf, size_t n, const char *s)
+{
+    size_t k = strlen(s);
+    memcpy(buf + n, s, k);
+    return n + k;
+}
+
 /* The leaderboard, best first: arm, threshold, rating, cost per
  * operation, epochs played, wins and losses. */
 static void elo_report(int fd)
@@ -57,42 +64,26 @@ static void elo_report(int fd)
     line(fd, "leader threshold", hak_elo_arm_threshold(lead));
     bool done[HAK_ELO_ARMS] = { false };
     for (unsigned k = 0; k < HAK_ELO_ARMS; k++) {
-        int b = -1;
+        unsigned b = HAK_ELO_ARMS;
         for (unsigned i = 0; i < HAK_ELO_ARMS; i++)
-            if (!done[i] && (b < 0 || arms[i].rating > arms[b].rating))
-                b = (int)i;
+            if (!done[i] && (b == HAK_ELO_ARMS || arms[i].rating > arms[b].rating))
+                b = i;
         done[b] = true;
-        char buf[160], num[24];
-        size_t n = 0;
-        memcpy(buf, "  ", 2);
-        n = 2;
-        n += hak_fmt_u64(buf + n, hak_elo_arm_threshold((unsigned)b) >> 10);
-        memcpy(buf + n, " KiB: ", 6);
-        n += 6;
         double r = arms[b].rating;
-        if (r < 0) {
-            buf[n++] = '-';
-            r = -r;
-        }
-        n += hak_fmt_u64(buf + n, (uint64_t)(r + 0.5));
-        buf[n++] = ',';
-        buf[n++] = ' ';
+        char buf[160];
+        size_t n = put_str(buf, 0, "  ");
+        n += hak_fmt_u64(buf + n, hak_elo_arm_threshold(b) >> 10);
+        n = put_str(buf, n, r < 0 ? " KiB: -" : " KiB: ");
+        n += hak_fmt_u64(buf + n, (uint64_t)((r < 0 ? -r : r) + 0.5));
+        n = put_str(buf, n, ", ");
         n += hak_fmt_u64(buf + n, (uint64_t)arms[b].cost);
-        buf[n++] = ',';
-        buf[n++] = ' ';
+        n = put_str(buf, n, ", ");
         n += hak_fmt_u64(buf + n, arms[b].epochs);
-        buf[n++] = ',';
-        buf[n++] = ' ';
+        n = put_str(buf, n, ", ");
         n += hak_fmt_u64(buf + n, arms[b].wins);
-        buf[n++] = '-';
-        hak_fmt_u64(num, arms[b].losses);
-        memcpy(buf + n, num, strlen(num));
-        n += strlen(num);
-        if ((unsigned)b == lead) {
-            memcpy(buf + n, "  <- leader", 11);
-            n += 11;
-        }
-        buf[n++] = '\n';
+        n = put_str(buf, n, "-");
+        n += hak_fmt_u64(buf + n, arms[b].losses);
+        n = put_str(buf, n, b == lead ? "  <- leader\n" : "\n");
         buf[n] = '\0';
         hak_write_str(fd, buf);
     }
