@@ -49,6 +49,13 @@ void  hak_free_at(void *ptr, const void *site);
  * to file descriptor `fd`. */
 void  hak_stats_print(int fd);
 
+/* Gives back to the kernel, now, the memory hakmem keeps cached for reuse:
+ * the calling thread's cached blocks, freed large blocks, empty slabs and
+ * SuperSlabs, and the batch of pending releases (glibc's malloc_trim; `pad`
+ * is accepted and ignored).  Returns 1 if any memory was given back, else
+ * 0.  Other threads' small-block caches are left to them. */
+int   hak_trim(size_t pad);
+
 /* "0.1.0" */
 const char *hak_version(void);
 

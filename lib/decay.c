@@ -51,6 +51,20 @@ void hak_decay_run(uint64_t now)
     run(now);
 }
 
+/* malloc_trim: everything cached goes back now, whatever its age.  True
+ * if any memory went back to the kernel. */
+bool hak_decay_trim(void)
+{
+    uint64_t before = atomic_load(&hak_stats.madvise_bytes) + atomic_load(&hak_stats.unmap_calls);
+    hak_tiny_trim(hak_tls_heap);
+    while (hak_tiny_reclaim_orphans() > 0)
+        ;
+    hak_bigcache_decay(hak_now_ms(), 0);
+    hak_superslab_trim();
+    hak_batch_flush();
+    return atomic_load(&hak_stats.madvise_bytes) + atomic_load(&hak_stats.unmap_calls) != before;
+}
+
 void hak_decay_tick(void)
 {
     uint64_t now = hak_now_ms();

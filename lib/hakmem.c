@@ -291,6 +291,14 @@ void *hak_memalign_round_impl(size_t align, size_t size, const void *site)
     return hak_memalign_impl(align, size, site);
 }
 
+/* glibc's pad is what to leave at the top of the heap; hakmem has no top,
+ * and what it caches is bounded by its own options. */
+int hak_trim_impl(size_t pad)
+{
+    (void)pad;
+    return ensure_init() && hak_decay_trim();
+}
+
 /* ---- public API: the caller's return address is the call site ---- */
 
 #define SITE __builtin_return_address(0)
@@ -306,6 +314,7 @@ HAK_EXPORT void *hak_memalign(size_t align, size_t size) { return hak_memalign_r
 HAK_EXPORT size_t hak_malloc_usable_size(void *p) { return hak_usable_impl(p, "malloc_usable_size(): invalid pointer"); }
 HAK_EXPORT void *hak_alloc_at(size_t size, const void *site) { return hak_malloc_inline(size, site); }
 HAK_EXPORT void hak_free_at(void *p, const void *site) { (void)site; hak_free_inline(p); }
+HAK_EXPORT int hak_trim(size_t pad) { return hak_trim_impl(pad); }
 HAK_EXPORT const char *hak_version(void) { return PACKAGE_VERSION; }
 HAK_EXPORT void hak_stats_print(int fd)
 {

@@ -231,6 +231,7 @@ void  hak_tiny_flush(hak_heap_t *h);
 void  hak_tiny_orphan_all(hak_heap_t *h);
 size_t hak_tiny_usable(void *p);                      /* 0: not a slab block */
 unsigned hak_tiny_reclaim_orphans(void);              /* fully freed orphans released */
+void  hak_tiny_trim(hak_heap_t *h);                   /* the caller's caches, all of them */
 void  hak_orphan_lock(void);
 void  hak_orphan_unlock(void);
 void  hak_orphan_reset_lock(void);
@@ -311,11 +312,13 @@ void   hak_elo_reset_lock(void);
 
 /* ---- superslab.c: decay of empty slabs ---- */
 unsigned hak_superslab_decay(uint64_t now_ms, uint64_t age_ms); /* dirty slabs left */
+void   hak_superslab_trim(void);                       /* empty cache too, every free slab */
 
 /* ---- decay.c ---- */
 uint64_t hak_now_ms(void);                             /* coarse monotonic clock */
 void   hak_decay_tick(void);                           /* slow paths: maybe give memory back */
 void   hak_decay_run(uint64_t now_ms);                 /* give back what is older than decay */
+bool   hak_decay_trim(void);                           /* give back everything cached, now */
 void   hak_decay_wake(size_t held);                    /* bytes held by a layer: start the clock */
 void   hak_decay_start_pending(void);                  /* no lock held: may start the thread */
 void   hak_decay_lock(void);
@@ -335,6 +338,7 @@ void *hak_memalign_impl(size_t align, size_t size, const void *site);  /* align:
 void *hak_memalign_round_impl(size_t align, size_t size, const void *site);
 void *hak_aligned_alloc_impl(size_t align, size_t size, const void *site);
 int   hak_posix_memalign_impl(void **out, size_t align, size_t size, const void *site);
+int   hak_trim_impl(size_t pad);
 void *hak_reallocarray_impl(void *p, size_t n, size_t size, const void *site);
 size_t hak_usable_impl(void *p, const char *caller);
 

@@ -20,6 +20,8 @@ HAK_EXPORT void *aligned_alloc(size_t align, size_t size) { return hak_aligned_a
 HAK_EXPORT void *memalign(size_t align, size_t size) { return hak_memalign_round_impl(align, size, SITE); }
 HAK_EXPORT size_t malloc_usable_size(void *p) { return hak_usable_impl(p, "malloc_usable_size(): invalid pointer"); }
 
+HAK_EXPORT int malloc_trim(size_t pad) { return hak_trim_impl(pad); }
+
 static size_t page_size(void)
 {
     long ps = sysconf(_SC_PAGESIZE);

@@ -77,6 +77,14 @@ static hak_ss_t *ss_new(void)
     return ss;
 }
 
+static void ss_unmap(hak_ss_t *ss)
+{
+    hak_registry_set((uintptr_t)ss, HAK_SS_SIZE, 0);
+    hak_stats_add(&hak_stats.superslabs, -1, NULL);
+    dirty_slabs -= (uint32_t)__builtin_popcount(ss->dirty_mask);
+    hak_batch_release(ss, HAK_SS_SIZE, HAK_SS_SIZE, HAK_HUGE_NONE);
+}
+
 static void ss_retire(hak_ss_t *ss)
 {
     if (ss_empty_count < hak_opt.ss_cache) {
@@ -84,10 +92,7 @@ static void ss_retire(hak_ss_t *ss)
         ss_empty_count++;
         return;
     }
-    hak_registry_set((uintptr_t)ss, HAK_SS_SIZE, 0);
-    hak_stats_add(&hak_stats.superslabs, -1, NULL);
-    dirty_slabs -= (uint32_t)__builtin_popcount(ss->dirty_mask);
-    hak_batch_release(ss, HAK_SS_SIZE, HAK_SS_SIZE, HAK_HUGE_NONE);
+    ss_unmap(ss);
 }
 
 /* First run of n free slabs in mask, or -1. */
@@ -270,6 +275,21 @@ unsigned hak_superslab_decay(uint64_t now_ms, uint64_t age_ms)
     unsigned left = decay_list(ss_partial, now_ms, age_ms) + decay_list(ss_empty, now_ms, age_ms);
     pthread_mutex_unlock(&ss_lock);
     return left;
+}
+
+/* hak_trim: the empty SuperSlabs kept for reuse go back too, and every
+ * free slab is decommitted whatever its age. */
+void hak_superslab_trim(void)
+{
+    pthread_mutex_lock(&ss_lock);
+    hak_ss_t *ss;
+    while ((ss = ss_empty) != NULL) {
+        ss_list_remove(&ss_empty, ss);
+        ss_empty_count--;
+        ss_unmap(ss);
+    }
+    decay_list(ss_partial, hak_now_ms(), 0);
+    pthread_mutex_unlock(&ss_lock);
 }
 
 void hak_superslab_lock(void)       { pthread_mutex_lock(&ss_lock); }

@@ -254,6 +254,39 @@ void hak_tiny_flush(hak_heap_t *h)
     heap_leave(h);
 }
 
+/* hak_trim on the calling thread: its cached blocks and the remote frees
+ * waiting in its spans go back, and its empty spans to their SuperSlab,
+ * even the last one of a class that span_settle would keep.  Other
+ * threads' heaps are theirs alone; they trim at their own slow paths. */
+void hak_tiny_trim(hak_heap_t *h)
+{
+    if (h->kind != HAK_HEAP_THREAD)
+        return;
+    heap_enter(h);
+    for (unsigned c = 0; c < HAK_NCLASS; c++) {
+        spill(h, c, UINT32_MAX);
+        hak_span_t *all = NULL, *s;
+        hak_span_t **lists[2] = { &h->avail[c], &h->full[c] };
+        for (int k = 0; k < 2; k++)
+            while ((s = *lists[k]) != NULL) {
+                list_remove(lists[k], s);
+                list_push(&all, s, HAK_LIST_NONE);
+            }
+        while ((s = all) != NULL) {
+            list_remove(&all, s);
+            if (atomic_load_explicit(&s->remote, memory_order_relaxed) != 0)
+                hak_span_drain_remote(s);
+            if (s->used == 0)
+                hak_span_release(s);
+            else if (hak_span_exhausted(s))
+                list_push(&h->full[c], s, HAK_LIST_FULL);
+            else
+                list_push(&h->avail[c], s, HAK_LIST_AVAIL);
+        }
+    }
+    heap_leave(h);
+}
+
 void hak_tiny_orphan_all(hak_heap_t *h)
 {
     heap_enter(h);

@@ -22,6 +22,12 @@ count() {   # $1: directory holding test-suite.log
     f=$(sed -n 's/^# \(FAIL\|ERROR\|XPASS\): *//p' "$log" | awk '{s += $1} END {print s + 0}')
     passed=$((passed + ${p:-0}))
     failed=$((failed + f))
+    # automake's log holds the output of each failed test: show it, so a
+    # failure in CI can be understood from CI's output alone
+    if [ "$f" -gt 0 ]; then
+        echo "check-all: $log (failed tests' output, last 150 lines):"
+        tail -n 150 "$log"
+    fi
 }
 
 run_build() {   # $1: build dir, rest: configure args

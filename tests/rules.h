@@ -17,6 +17,7 @@
 #include <check.h>
 #include "expect.h"
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -871,6 +872,77 @@ START_TEST(test_malloc_usable_size_of_aligned_and_large_blocks)
 END_TEST
 
 /* ------------------------------------------------------------------ */
+/* trim (TRIM: hak_trim or glibc's malloc_trim)                        */
+
+/* Without stdio, which would allocate and free between two trims. */
+static size_t rss_bytes(void)
+{
+    char buf[128];
+    int fd = open("/proc/self/statm", O_RDONLY);
+    ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+    if (fd >= 0)
+        close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    const char *res = strchr(buf, ' ');
+    return res ? (size_t)strtoull(res + 1, NULL, 10) * (size_t)sysconf(_SC_PAGESIZE) : 0;
+}
+
+START_TEST(test_trim_gives_freed_memory_back_to_the_kernel)
+{
+    enum { SMALL = 20000, LARGE = 4 };
+    static void *small[SMALL];
+    void *large[LARGE];
+    for (int i = 0; i < SMALL; i++) {
+        EXPECT_NONNULL(small[i] = A(malloc)(opaque_size(i % 2 ? 64 : 8000)));
+        memset(small[i], 1, i % 2 ? 64 : 8000);
+    }
+    for (int i = 0; i < LARGE; i++) {
+        EXPECT_NONNULL(large[i] = A(malloc)(opaque_size(4 * MiB)));
+        memset(large[i], 1, 4 * MiB);
+    }
+    for (int i = 0; i < SMALL; i++)
+        A(free)(small[i]);
+    for (int i = 0; i < LARGE; i++)
+        A(free)(large[i]);
+    size_t before = rss_bytes();
+    EXPECT_INT_EQ(TRIM(0), 1);
+    size_t after = rss_bytes();
+    /* 16 MiB of large blocks were cached, besides slabs (the empty
+     * SuperSlabs beyond HAKMEM_SS_CACHE have gone back already) */
+    EXPECT(after + 16 * MiB <= before, "RSS went from %zu KiB to %zu KiB", before / KiB, after / KiB);
+    EXPECT_INT_EQ(TRIM(0), 0);      /* nothing left to give back */
+}
+END_TEST
+
+START_TEST(test_trim_leaves_live_blocks_intact_and_usable)
+{
+    static const size_t sizes[] = { 1, 16, 100, 1024, 5000, 70000, 256 * KiB, 300000, 3 * MiB + 1 };
+    void *live[NELEM(sizes)], *dead[NELEM(sizes)];
+    for (size_t i = 0; i < NELEM(sizes); i++) {
+        EXPECT_NONNULL(live[i] = A(malloc)(opaque_size(sizes[i])));
+        EXPECT_NONNULL(dead[i] = A(malloc)(opaque_size(sizes[i])));
+        fill_bytes(live[i], sizes[i], (unsigned)i);
+    }
+    for (size_t i = 0; i < NELEM(sizes); i++)
+        A(free)(dead[i]);
+    TRIM(0);
+    for (size_t i = 0; i < NELEM(sizes); i++) {
+        EXPECT(check_bytes(live[i], sizes[i], (unsigned)i) == (size_t)-1, "size %zu: contents changed", sizes[i]);
+        EXPECT_NONNULL(live[i] = A(realloc)(live[i], sizes[i] * 2));
+        EXPECT(check_bytes(live[i], sizes[i], (unsigned)i) == (size_t)-1, "size %zu: contents changed", sizes[i]);
+        EXPECT_NONNULL(dead[i] = A(malloc)(opaque_size(sizes[i])));
+        memset(dead[i], 2, sizes[i]);
+    }
+    for (size_t i = 0; i < NELEM(sizes); i++) {
+        A(free)(live[i]);
+        A(free)(dead[i]);
+    }
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
 /* misuse: each one aborts with exactly one "hakmem: " line            */
 
 /* Runs fn in a child with stderr on a pipe; the child must die of SIGABRT
@@ -1107,6 +1179,8 @@ static TCase *rules_semantics_tcase(void)
     tcase_add_test(tc, test_malloc_usable_size_at_least_requested);
     tcase_add_test(tc, test_malloc_usable_size_bytes_all_writable);
     tcase_add_test(tc, test_malloc_usable_size_of_aligned_and_large_blocks);
+    tcase_add_test(tc, test_trim_gives_freed_memory_back_to_the_kernel);
+    tcase_add_test(tc, test_trim_leaves_live_blocks_intact_and_usable);
     return tc;
 }
 

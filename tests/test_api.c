@@ -8,6 +8,7 @@
 
 #define A(name) hak_##name
 #define RULES_PREFIX "hak_"
+#define TRIM(pad) hak_trim(pad)
 
 static void *foreign_alloc(size_t n)
 {

@@ -20,6 +20,7 @@
 
 #define A(name) name
 #define RULES_PREFIX ""
+#define TRIM(pad) malloc_trim(pad)
 
 /* glibc's own malloc, looked up inside libc.so.6: memory hakmem does not
  * own, even though the process's malloc is hakmem's */
