@@ -12,7 +12,9 @@
  *                                            slot, alignment, size (2 bytes)
  *   4        hak_free                        slot
  *   5        hak_malloc_usable_size, then write the whole usable size
- *                                            slot
+ *                                            slot; when op >= 248, hak_trim
+ *                                            first, then every live block
+ *                                            is checked
  *   6        hak_reallocarray                slot, count, size (2 bytes)
  *   7        hak_alloc_at / hak_free_at      slot, site, size (2 bytes)
  *
@@ -375,8 +377,14 @@ static void op_aligned(struct input *in, int slot)
     adopt(slot, p, size, align, what);
 }
 
-static void op_usable(int slot)
+static void op_usable(uint8_t op, int slot)
 {
+    if (op >= 248) {            /* trimming must not touch live blocks */
+        hak_trim(0);
+        for (int i = 0; i < SLOTS; i++)
+            if (table[i].p)
+                check_block(i, "after hak_trim");
+    }
     struct block *b = &table[slot];
     if (!b->p)
         return;
@@ -421,7 +429,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         case 2: op_realloc(&in, slot); break;
         case 3: op_aligned(&in, slot); break;
         case 4: release(slot); break;
-        case 5: op_usable(slot); break;
+        case 5: op_usable(op, slot); break;
         case 6: op_reallocarray(&in, slot); break;
         default: op_site(&in, slot); break;
         }
