@@ -184,23 +184,6 @@ static void spill(hak_heap_t *h, unsigned c, unsigned n)
     }
 }
 
-/* The tag in a freed block's second word says "probably already free";
- * confirm by looking where the owner keeps free blocks. */
-static void check_double_free(hak_heap_t *h, hak_span_t *s, void *p)
-{
-    if (atomic_load_explicit(&s->owner, memory_order_relaxed) != h)
-        return;
-    hak_sll_t *l = &h->sll[s->cls];
-    unsigned n = 0;
-    for (void *b = l->head; b != NULL && n <= l->count; b = (void *)hak_link_decode(b), n++)
-        if (b == p)
-            hak_fatal("free(): double free detected", p);
-    n = 0;
-    for (void *b = s->free; b != NULL && n <= s->capacity; b = (void *)hak_link_decode(b), n++)
-        if (b == p)
-            hak_fatal("free(): double free detected", p);
-}
-
 /* A free into an orphan (a span of an exited thread) goes on its remote
  * queue like any other cross-thread free.  The freeing thread does not
  * adopt it: an owner that does not allocate the span's class would never
@@ -216,8 +199,13 @@ void hak_tiny_free_slow(hak_heap_t *h, void *p)
     if (s == &hak_span_none)
         hak_fatal("free(): invalid pointer (not allocated)", p);
     hak_span_check_block(s, a, "free(): invalid pointer (not the start of a block)");
+    /* Every free block carries the tag (the secret makes it unforgeable),
+     * wherever it is: a thread's cache, its span's free list or remote
+     * queue; every allocation clears it.  So the tag alone convicts,
+     * whoever owns the span: a remote double free would otherwise put the
+     * block twice on the queue, and it would be handed out twice. */
     if (((void **)p)[1] == (void *)hak_free_tag)
-        check_double_free(h, s, p);
+        hak_fatal("free(): double free detected", p);
     hak_heap_t *owner = atomic_load_explicit(&s->owner, memory_order_relaxed);
     if (owner == NULL && atomic_load_explicit(&s->state, memory_order_relaxed) == HAK_SPAN_FREE)
         hak_fatal("free(): invalid pointer (block of an unused slab; double free?)", p);

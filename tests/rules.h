@@ -18,6 +18,7 @@
 #include "expect.h"
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -1063,6 +1064,74 @@ static void misuse_double_free_after_other_frees(void)
     A(free)(opaque_ptr(p));
 }
 
+/* Cross-thread misuse: `other_free` frees a block in a thread of its own,
+ * which then exits; the block's span stays with the calling thread. */
+static void *other_free_main(void *p)
+{
+    A(free)(p);
+    return NULL;
+}
+
+static void other_free(void *p)
+{
+    pthread_t t;
+    if (pthread_create(&t, NULL, other_free_main, p) != 0 || pthread_join(t, NULL) != 0)
+        _exit(3);
+}
+
+/* Live blocks beside the victim, so that its span stays in use and the
+ * remote queue does not hold every block of the span. */
+static void *neighbours[64];
+static void *keep_neighbours(size_t size)
+{
+    for (int i = 0; i < 64; i++)
+        neighbours[i] = A(malloc)(opaque_size(size));
+    return A(malloc)(opaque_size(size));
+}
+
+static void misuse_double_free_by_owner_then_other_thread(void)
+{
+    void *p = keep_neighbours(48);
+    A(free)(p);
+    other_free(opaque_ptr(p));
+}
+
+static void misuse_double_free_by_other_thread_then_owner(void)
+{
+    void *p = keep_neighbours(48);
+    other_free(p);
+    A(free)(opaque_ptr(p));
+}
+
+static void misuse_double_free_by_two_other_threads(void)
+{
+    void *p = keep_neighbours(48);
+    other_free(p);
+    other_free(opaque_ptr(p));
+}
+
+static void misuse_double_free_by_other_thread_mid(void)
+{
+    void *p = keep_neighbours(3000);
+    other_free(p);
+    other_free(opaque_ptr(p));
+}
+
+/* The owner's refills drain the remote queue in between: the block is
+ * back on its span's free list, or handed out again, when the second free
+ * arrives; either way it must not be handed out twice. */
+static void misuse_double_free_by_other_thread_after_drain(void)
+{
+    void *p = keep_neighbours(48);
+    other_free(p);
+    for (int i = 0; i < 10000; i++)
+        A(free)(A(malloc)(opaque_size(48)));
+    other_free(opaque_ptr(p));
+    void *a = A(malloc)(opaque_size(48)), *b = A(malloc)(opaque_size(48));
+    if (a == b)                     /* handed out twice: the bug itself */
+        _exit(4);
+}
+
 static void misuse_corrupted_free_list_link(void)
 {
     void *p = A(malloc)(opaque_size(32));
@@ -1118,6 +1187,11 @@ MISUSE_TESTS(free_of_interior_pointer_mid)
 MISUSE_TESTS(free_of_interior_pointer_large)
 MISUSE_TESTS(double_free)
 MISUSE_TESTS(double_free_after_other_frees)
+MISUSE_TESTS(double_free_by_owner_then_other_thread)
+MISUSE_TESTS(double_free_by_other_thread_then_owner)
+MISUSE_TESTS(double_free_by_two_other_threads)
+MISUSE_TESTS(double_free_by_other_thread_mid)
+MISUSE_TESTS(double_free_by_other_thread_after_drain)
 MISUSE_TESTS(corrupted_free_list_link)
 MISUSE_TESTS(realloc_of_foreign_pointer)
 MISUSE_TESTS(realloc_of_stack_pointer)
@@ -1196,6 +1270,11 @@ static TCase *rules_misuse_tcase(void)
     ADD_MISUSE(tc, free_of_interior_pointer_large);
     ADD_MISUSE(tc, double_free);
     ADD_MISUSE(tc, double_free_after_other_frees);
+    ADD_MISUSE(tc, double_free_by_owner_then_other_thread);
+    ADD_MISUSE(tc, double_free_by_other_thread_then_owner);
+    ADD_MISUSE(tc, double_free_by_two_other_threads);
+    ADD_MISUSE(tc, double_free_by_other_thread_mid);
+    ADD_MISUSE(tc, double_free_by_other_thread_after_drain);
     ADD_MISUSE(tc, corrupted_free_list_link);
     ADD_MISUSE(tc, realloc_of_foreign_pointer);
     ADD_MISUSE(tc, realloc_of_stack_pointer);
