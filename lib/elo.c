@@ -33,7 +33,6 @@
  * length, for the same reason. */
 #include "internal.h"
 
-#include <math.h>
 #include <sys/resource.h>
 #include <time.h>
 
@@ -85,15 +84,60 @@ static void process_usage(long *faults, uint64_t *cpu_ns)
                   ? (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec : 0;
 }
 
+/* 2^x and ln x, to double precision, so that the library does not need
+ * libm: loading libm costs every program ~10 page faults at start-up
+ * (mapping, relocation, ifunc resolution), for three calls per epoch. */
+static double exp2_(double x)
+{
+    if (x > 1000)
+        x = 1000;
+    if (x < -1000)
+        x = -1000;
+    double n = (double)(int64_t)(x < 0 ? x - 0.5 : x + 0.5);    /* nearest */
+    double f = (x - n) * 0.69314718055994530942;                /* |f| <= ln2/2 */
+    double term = 1, sum = 1;
+    for (int k = 1; k <= 14; k++) {
+        term *= f / k;
+        sum += term;
+    }
+    union { double d; uint64_t u; } scale;
+    for (int64_t e = (int64_t)n; e != 0;) {             /* 2^n in steps the exponent holds */
+        int64_t step = e > 1000 ? 1000 : e < -1000 ? -1000 : e;
+        scale.u = (uint64_t)(step + 1023) << 52;
+        sum *= scale.d;
+        e -= step;
+    }
+    return sum;
+}
+
+static double ln_(double x)                             /* x > 0, normal */
+{
+    union { double d; uint64_t u; } v = { .d = x };
+    int64_t e = (int64_t)((v.u >> 52) & 0x7ff) - 1023;
+    v.u = (v.u & ~((uint64_t)0x7ff << 52)) | ((uint64_t)1023 << 52);    /* m in [1, 2) */
+    if (v.d > 1.41421356237309504880) {
+        v.d /= 2;
+        e++;
+    }
+    double t = (v.d - 1) / (v.d + 1), t2 = t * t, term = t, sum = 0;    /* |t| < 0.172 */
+    for (int k = 1; k <= 25; k += 2) {
+        sum += term / k;
+        term *= t2;
+    }
+    return 2 * sum + (double)e * 0.69314718055994530942;
+}
+
 size_t hak_elo_arm_threshold(unsigned arm)
 {
-    double t = (double)ARM_MIN * pow((double)ARM_MAX / ARM_MIN, (double)arm / (HAK_ELO_ARMS - 1));
+    /* ARM_MIN * (ARM_MAX / ARM_MIN)^(arm / (arms - 1)), powers of two */
+    double t = (double)ARM_MIN * exp2_((double)arm * (double)(__builtin_ctzll(ARM_MAX) - __builtin_ctzll(ARM_MIN)) /
+                                       (HAK_ELO_ARMS - 1));
     return ((size_t)t + 4095) & ~(size_t)4095;
 }
 
 double hak_elo_expected(double ra, double rb)
 {
-    return 1.0 / (1.0 + pow(10.0, (rb - ra) / 400.0));
+    return 1.0 / (1.0 + exp2_((rb - ra) / 400.0 * 3.32192809488736234787));     /* 10^x */
 }
 
 /* One match: a scored score_a (1 win, 0.5 draw, 0 loss) against b. */
@@ -204,7 +248,7 @@ static void score_epoch(double cost, uint32_t bounds)
     if (b >= 0 && arms[b].samples > 0) {
         double cb = arms[b].cost;
         double score = cost < cb * (1 - TIE) ? 1.0 : cost > cb * (1 + TIE) ? 0.0 : 0.5;
-        double margin = score == 0.5 ? 1.0 : 1.0 + log(cost > cb ? cost / cb : cb / cost);
+        double margin = score == 0.5 ? 1.0 : 1.0 + ln_(cost > cb ? cost / cb : cb / cost);
         for (unsigned m = lo; m <= hi; m++) {
             hak_elo_update(&arms[m].rating, &arms[b].rating, score, ELO_K * (margin < 4 ? margin : 4));
             if (score == 1.0) {

@@ -9,6 +9,20 @@
 
 #define SITE __builtin_return_address(0)
 
+/* At load, as the program starts: the options, the secret, the registry
+ * and the clock are set up before main() rather than inside the
+ * program's first malloc, whose latency (and page faults) would otherwise
+ * carry them.  Whatever allocates before this runs (the dynamic loader,
+ * other constructors) initialises on its first call as before.  Only the
+ * interposer: a program linked with libhakmem may still set HAKMEM_*
+ * variables itself before its first hak_ call. */
+static void init_at_load(void) __attribute__((constructor));
+static void init_at_load(void)
+{
+    if (hak_init_slow())
+        (void)hak_now_ms();     /* the vDSO's data pages fault in here */
+}
+
 HAK_EXPORT void *malloc(size_t size) { return hak_malloc_inline(size, SITE); }
 HAK_EXPORT void free(void *p) { hak_free_inline(p); }
 HAK_EXPORT void cfree(void *p) { hak_free_inline(p); }
