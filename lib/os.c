@@ -24,12 +24,25 @@ void *hak_os_map(size_t size)
 }
 
 /* Address space that is only touched where used (the registry): not
- * counted as mapped memory, which would be misleading. */
+ * counted as mapped memory, which would be misleading.  Read-only, so that
+ * strict overcommit does not charge it (a private writable mapping is
+ * charged in full whatever MAP_NORESERVE says); reads of it give zeros.
+ * hak_os_commit makes the pieces that are written writable: that charges
+ * them, and only them. */
 void *hak_os_reserve(size_t size)
 {
-    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    void *p = mmap(NULL, size, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     return p == MAP_FAILED ? NULL : p;
+}
+
+/* Fails (ENOMEM) past the commit limit, or at vm.max_map_count: the range
+ * is carved out of a larger mapping, which splits it. */
+bool hak_os_commit(void *p, size_t size)
+{
+    if (mprotect(p, size, PROT_READ | PROT_WRITE) == 0)
+        return true;
+    errno = ENOMEM;
+    return false;
 }
 
 void hak_os_unmap(void *p, size_t size)
