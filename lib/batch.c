@@ -93,14 +93,35 @@ static void retain_or_unmap(range_t r)
     }
     if (!hak_os_try_unmap((void *)r.start, len)) {
         /* Unmapping can fail at vm.max_map_count: keep the range, even
-         * past the limit, rather than lose it. */
+         * past the limit, rather than lose it (trim_retained tries again);
+         * with no room left in the list, os.c empties it and remembers it. */
         if (add_range(retained, &nretained, MAX_RETAINED, r))
             retained_bytes += len;
+        else
+            hak_os_unmap((void *)r.start, len);
+    }
+}
+
+/* Retained space beyond the limit is there only because an unmap failed:
+ * try again, once per flush, with the ranges os.c is holding for the same
+ * reason. */
+static void trim_retained(void)
+{
+    hak_os_retry_unmaps();
+    for (unsigned i = 0; i < nretained && retained_bytes > hak_opt.retain_max;) {
+        size_t len = retained[i].end - retained[i].start;
+        if (hak_os_try_unmap((void *)retained[i].start, len)) {
+            retained_bytes -= len;
+            remove_at(retained, &nretained, i);
+        } else {
+            i++;
+        }
     }
 }
 
 static void flush_locked(void)
 {
+    trim_retained();
     if (npending == 0)
         return;
     int advice = hak_opt.madv_free ? MADV_FREE : MADV_DONTNEED;

@@ -45,12 +45,83 @@ bool hak_os_commit(void *p, size_t size)
     return false;
 }
 
-void hak_os_unmap(void *p, size_t size)
+/* Ranges whose munmap failed.  munmap of part of a mapping splits it, and a
+ * split fails with ENOMEM once the process has vm.max_map_count mappings;
+ * aborting there would turn "many mappings" into a crash.  Their pages are
+ * dropped at once (madvise does not split), their address space is unmapped
+ * when a later attempt succeeds.  Under meta_lock, which is taken last. */
+#define MAX_DEFERRED 64
+static pthread_mutex_t meta_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct { uintptr_t start, end; } deferred[MAX_DEFERRED];
+static unsigned ndeferred;              /* written under meta_lock, peeked without */
+static size_t   deferred_bytes;
+
+static void unmapped(size_t size)
 {
-    if (munmap(p, size) != 0)
-        hak_fatal("munmap failed", p);
     atomic_fetch_add_explicit(&hak_stats.unmap_calls, 1, memory_order_relaxed);
     hak_stats_add(&hak_stats.mapped, -(int64_t)size, NULL);
+}
+
+/* Another try for each deferred range; cheap when there is none. */
+void hak_os_retry_unmaps(void)
+{
+    if (__atomic_load_n(&ndeferred, __ATOMIC_RELAXED) == 0)
+        return;
+    pthread_mutex_lock(&meta_lock);
+    for (unsigned i = 0; i < ndeferred;) {
+        size_t len = deferred[i].end - deferred[i].start;
+        if (munmap((void *)deferred[i].start, len) != 0) {
+            i++;
+            continue;
+        }
+        unmapped(len);
+        deferred_bytes -= len;
+        deferred[i] = deferred[--ndeferred];
+    }
+    pthread_mutex_unlock(&meta_lock);
+}
+
+size_t hak_os_deferred(void)
+{
+    pthread_mutex_lock(&meta_lock);
+    size_t n = deferred_bytes;
+    pthread_mutex_unlock(&meta_lock);
+    return n;
+}
+
+/* Never fails and never aborts: what cannot be unmapped now is emptied and
+ * remembered.  Only when 64 disjoint ranges are already waiting does a range
+ * stay mapped for good; its pages are still given back, so it costs address
+ * space, not memory. */
+void hak_os_unmap(void *p, size_t size)
+{
+    hak_os_retry_unmaps();
+    if (munmap(p, size) == 0) {
+        unmapped(size);
+        return;
+    }
+    madvise(p, size, MADV_DONTNEED);
+    uintptr_t s = (uintptr_t)p, e = s + size;
+    pthread_mutex_lock(&meta_lock);
+    unsigned i;
+    for (i = 0; i < ndeferred; i++) {
+        if (deferred[i].end == s) {
+            deferred[i].end = e;
+            break;
+        }
+        if (deferred[i].start == e) {
+            deferred[i].start = s;
+            break;
+        }
+    }
+    if (i == ndeferred && ndeferred < MAX_DEFERRED) {
+        deferred[i].start = s;
+        deferred[i].end = e;
+        __atomic_store_n(&ndeferred, ndeferred + 1, __ATOMIC_RELAXED);
+    }
+    if (i < ndeferred)
+        deferred_bytes += size;
+    pthread_mutex_unlock(&meta_lock);
 }
 
 /* Over-map by the alignment and trim both ends, so the result owns its
@@ -61,6 +132,7 @@ void *hak_os_map_aligned(size_t size, size_t align)
         errno = ENOMEM;
         return NULL;
     }
+    hak_os_retry_unmaps();
     char *raw = hak_os_map(size + align);
     if (raw == NULL)
         return NULL;
@@ -188,7 +260,6 @@ void hak_warn(const char *msg)
 
 /* Bump allocation from 1 MiB chunks; metadata is small and long-lived
  * (heaps are recycled by heap.c, tables stay with their windows). */
-static pthread_mutex_t meta_lock = PTHREAD_MUTEX_INITIALIZER;
 static char  *meta_cur;
 static size_t meta_left;
 #define META_CHUNK ((size_t)1 << 20)
