@@ -152,6 +152,7 @@ void  *hak_os_map(size_t size);                       /* NULL on failure */
 void  *hak_os_reserve(size_t size);                   /* read-only, not accounted or charged */
 bool   hak_os_commit(void *p, size_t size);           /* reserved range made writable */
 void  *hak_os_map_aligned(size_t size, size_t align);
+void  *hak_os_reserve_aligned(size_t size, size_t align); /* PROT_NONE until hak_os_commit */
 void   hak_os_unmap(void *p, size_t size);               /* never fails: may defer (max_map_count) */
 void   hak_os_retry_unmaps(void);
 size_t hak_os_deferred(void);                          /* bytes whose unmap is deferred */

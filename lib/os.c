@@ -10,10 +10,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-void *hak_os_map(size_t size)
+static void *map_prot(size_t size, int prot)
 {
-    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    void *p = mmap(NULL, size, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED) {
         errno = ENOMEM;
         return NULL;
@@ -21,6 +20,11 @@ void *hak_os_map(size_t size)
     atomic_fetch_add_explicit(&hak_stats.map_calls, 1, memory_order_relaxed);
     hak_stats_add(&hak_stats.mapped, (int64_t)size, &hak_stats.mapped_peak);
     return p;
+}
+
+void *hak_os_map(size_t size)
+{
+    return map_prot(size, PROT_READ | PROT_WRITE);
 }
 
 /* Address space that is only touched where used (the registry): not
@@ -125,15 +129,16 @@ void hak_os_unmap(void *p, size_t size)
 }
 
 /* Over-map by the alignment and trim both ends, so the result owns its
- * aligned windows exclusively. */
-void *hak_os_map_aligned(size_t size, size_t align)
+ * aligned windows exclusively.  A failed trim (max_map_count) leaves the
+ * aligned part usable: hak_os_unmap keeps the rest for a later attempt. */
+static void *map_aligned_prot(size_t size, size_t align, int prot)
 {
     if (size > SIZE_MAX - align) {
         errno = ENOMEM;
         return NULL;
     }
     hak_os_retry_unmaps();
-    char *raw = hak_os_map(size + align);
+    char *raw = map_prot(size + align, prot);
     if (raw == NULL)
         return NULL;
     uintptr_t base = ((uintptr_t)raw + align - 1) & ~(uintptr_t)(align - 1);
@@ -144,6 +149,20 @@ void *hak_os_map_aligned(size_t size, size_t align)
     if (tail)
         hak_os_unmap((char *)base + size, tail);
     return (void *)base;
+}
+
+void *hak_os_map_aligned(size_t size, size_t align)
+{
+    return map_aligned_prot(size, align, PROT_READ | PROT_WRITE);
+}
+
+/* Address space for later use, PROT_NONE: strict overcommit charges it
+ * piece by piece as hak_os_commit makes pieces writable, not up front.
+ * Counted as mapped, like hak_os_map_aligned, since it is used the same
+ * way (batch.c's chunks). */
+void *hak_os_reserve_aligned(size_t size, size_t align)
+{
+    return map_aligned_prot(size, align, PROT_NONE);
 }
 
 /* Every madvise goes through here so that the report can show how well
