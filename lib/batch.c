@@ -341,6 +341,8 @@ void *hak_batch_take(size_t size, size_t align, bool *zero, uint8_t *huge)
     return (void *)p;
 }
 
+static size_t drop_retained(void);
+
 /* A mapping for a new SuperSlab or large block: released memory first;
  * else a new mapping of at least MAP_CHUNK whose rest is kept as retained
  * space, so that the kernel is asked for address space once per 32 MiB
@@ -362,20 +364,46 @@ void *hak_batch_map(size_t size, size_t align, bool *zero, uint8_t *huge)
             /* The top piece: takes carve from the top too, so the next
              * block lands right below this one (and the kernel merges their
              * writable ranges into one mapping). */
-            range_t rest = { (uintptr_t)c, (uintptr_t)c + MAP_CHUNK - size, 0, true, HAK_HUGE_NONE, true };
-            if (!hak_os_commit(c + MAP_CHUNK - size, size)) {
-                rest.end = (uintptr_t)c + MAP_CHUNK;
-                size = 0;
+            if (hak_os_commit(c + MAP_CHUNK - size, size)) {
+                range_t rest = { (uintptr_t)c, (uintptr_t)c + MAP_CHUNK - size, 0, true, HAK_HUGE_NONE, true };
+                pthread_mutex_lock(&batch_lock);
+                retain_or_unmap(rest);
+                pthread_mutex_unlock(&batch_lock);
+                return c + MAP_CHUNK - size;
             }
-            pthread_mutex_lock(&batch_lock);
-            retain_or_unmap(rest);
-            pthread_mutex_unlock(&batch_lock);
-            if (size == 0)
-                return NULL;            /* errno: ENOMEM, from hak_os_commit */
-            return c + MAP_CHUNK - size;
+            /* The split failed (max_map_count): a mapping of just this
+             * block needs none. */
+            hak_os_unmap(c, MAP_CHUNK);
         }
     }
+    if ((p = hak_os_map_aligned(size, align)) != NULL)
+        return p;
+    /* Out of address space (RLIMIT_AS) or mappings: what is retained is
+     * in pieces too small or misaligned for this request, else a take
+     * would have used it.  Give all of it back and ask once more. */
+    if (drop_retained() == 0)
+        return NULL;
     return hak_os_map_aligned(size, align);
+}
+
+/* Flushes, then unmaps every retained range; bytes unmapped. */
+static size_t drop_retained(void)
+{
+    size_t dropped = 0;
+    pthread_mutex_lock(&batch_lock);
+    flush_locked();
+    for (unsigned i = 0; i < nretained;) {
+        size_t len = retained[i].end - retained[i].start;
+        if (hak_os_try_unmap((void *)retained[i].start, len)) {
+            retained_bytes -= len;
+            dropped += len;
+            remove_at(retained, &nretained, i);
+        } else {
+            i++;
+        }
+    }
+    pthread_mutex_unlock(&batch_lock);
+    return dropped;
 }
 
 void hak_batch_flush(void)
