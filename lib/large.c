@@ -212,22 +212,20 @@ void *hak_large_move(hak_large_t *l, size_t size)
      * move, so that registering it cannot fail once the block has moved. */
     void *p = hak_registry_prepare(old, map) ? mremap((void *)old, old_map, map, 0) : MAP_FAILED;
     if (p == MAP_FAILED) {
-        char *raw = mmap(NULL, map + HAK_SS_SIZE, PROT_NONE,
-                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-        if (raw == MAP_FAILED)
+        /* An aligned target, reserved through os.c so that trims that
+         * fail (max_map_count) are retried, not lost. */
+        char *t = hak_os_reserve_aligned(map, HAK_SS_SIZE);
+        if (t == NULL)
             return NULL;
-        uintptr_t t = round_up((uintptr_t)raw, HAK_SS_SIZE);
-        if (t > (uintptr_t)raw)
-            munmap(raw, t - (uintptr_t)raw);
-        if ((uintptr_t)raw + map + HAK_SS_SIZE > t + map)
-            munmap((void *)(t + map), (uintptr_t)raw + map + HAK_SS_SIZE - (t + map));
-        p = hak_registry_prepare(t, map)
-            ? mremap((void *)old, old_map, map, MREMAP_MAYMOVE | MREMAP_FIXED, (void *)t)
+        p = hak_registry_prepare((uintptr_t)t, map)
+            ? mremap((void *)old, old_map, map, MREMAP_MAYMOVE | MREMAP_FIXED, t)
             : MAP_FAILED;
         if (p == MAP_FAILED) {
-            munmap((void *)t, map);
+            hak_os_unmap(t, map);
             return NULL;
         }
+        /* The block replaced the reservation: counted once, below. */
+        hak_stats_add(&hak_stats.mapped, -(int64_t)map, NULL);
     }
     hak_stats_add(&hak_stats.mapped, (int64_t)(map - old_map), &hak_stats.mapped_peak);
     atomic_fetch_add_explicit(&hak_stats.large_mremaps, 1, memory_order_relaxed);
