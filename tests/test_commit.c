@@ -13,7 +13,9 @@
  * overcommit mode: a mapping counts if its VmFlags say writable ("wr") and
  * not shared ("sh") or hugetlb ("ht"), which is what mode 2 charges (it
  * ignores MAP_NORESERVE).  The kernel's own "ac" (accounted) flag is
- * reported too; in modes 0 and 1 MAP_NORESERVE mappings do not get it. */
+ * reported too; in modes 0 and 1 MAP_NORESERVE mappings do not get it.
+ * RLIMIT_DATA, which counts the same mappings, then plays the part of a
+ * small container's commit limit, for one process. */
 #include "hakmem.h"
 
 #include <check.h>
@@ -157,6 +159,76 @@ START_TEST(test_free_of_foreign_addresses_is_reported_not_a_fault)
 }
 END_TEST
 
+/* RLIMIT_DATA caps what a process may have in private writable mappings,
+ * counted as strict overcommit counts them (MAP_NORESERVE or not, and
+ * including what mprotect makes writable): a tight limit is a commit limit
+ * of the process's own.  hakmem must start and serve small, mid and large
+ * sizes within 12 MiB of headroom, and running into the limit must be
+ * ENOMEM, after which freeing makes room again. */
+static size_t vm_data(void)
+{
+    char buf[4096];
+    int fd = open("/proc/self/status", O_RDONLY);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    const char *v = strstr(buf, "VmData:");
+    return v == NULL ? 0 : strtoull(v + 7, NULL, 10) * 1024;
+}
+
+static void child_check(bool ok, const char *msg)
+{
+    if (!ok) {
+        if (write(2, msg, strlen(msg)) < 0 || write(2, "\n", 1) < 0)
+            _exit(2);
+        _exit(1);
+    }
+}
+
+START_TEST(test_hakmem_works_under_a_tight_data_limit)
+{
+    pid_t pid = fork();
+    EXPECT(pid >= 0, "fork failed");
+    if (pid == 0) {
+        size_t data = vm_data();
+        child_check(data > 0, "no VmData in /proc/self/status");
+        struct rlimit rl = { data + 12 * MiB, RLIM_INFINITY };
+        child_check(setrlimit(RLIMIT_DATA, &rl) == 0, "setrlimit(RLIMIT_DATA) failed");
+        static const size_t first[] = { 64, 8 * KiB, 100 * KiB, 1 * MiB };
+        for (unsigned i = 0; i < 4; i++) {
+            void *p = hak_malloc(first[i]);
+            child_check(p != NULL, "RLIMIT_DATA 12 MiB above use: a first malloc failed");
+            memset(p, 1, first[i]);
+            hak_free(p);
+        }
+        static void *blocks[64];
+        unsigned n = 0;
+        for (; n < 64; n++) {
+            errno = 0;
+            if ((blocks[n] = hak_malloc(1 * MiB)) == NULL)
+                break;
+            memset(blocks[n], 2, 1 * MiB);
+        }
+        child_check(n < 64, "64 blocks of 1 MiB within 12 MiB of RLIMIT_DATA");
+        child_check(errno == ENOMEM, "at RLIMIT_DATA: NULL without ENOMEM");
+        for (unsigned i = 0; i < n; i++)
+            hak_free(blocks[i]);
+        void *p = hak_malloc(1 * MiB);
+        child_check(p != NULL, "after freeing, a 1 MiB malloc failed under RLIMIT_DATA");
+        hak_free(p);
+        _exit(0);
+    }
+    int st;
+    EXPECT_INT_EQ(waitpid(pid, &st, 0), pid);
+    EXPECT(!WIFSIGNALED(st), "the child was killed by signal %d", WTERMSIG(st));
+    EXPECT(WEXITSTATUS(st) == 0, "the child failed (its message is on stderr above)");
+}
+END_TEST
+
 static Suite *commit_suite(void)
 {
     Suite *s = suite_create("commit");
@@ -166,6 +238,7 @@ static Suite *commit_suite(void)
     tcase_add_test(tc, test_first_mid_malloc_costs_a_few_mib_of_commit);
     tcase_add_test(tc, test_first_large_malloc_costs_a_few_mib_of_commit);
     tcase_add_test(tc, test_free_of_foreign_addresses_is_reported_not_a_fault);
+    tcase_add_test(tc, test_hakmem_works_under_a_tight_data_limit);
     suite_add_tcase(s, tc);
     return s;
 }
