@@ -155,7 +155,6 @@ void  *hak_os_map_aligned(size_t size, size_t align);
 void  *hak_os_reserve_aligned(size_t size, size_t align); /* PROT_NONE until hak_os_commit */
 void   hak_os_unmap(void *p, size_t size);               /* never fails: may defer (max_map_count) */
 void   hak_os_retry_unmaps(void);
-size_t hak_os_deferred(void);                          /* bytes whose unmap is deferred */
 bool   hak_os_advise(void *p, size_t size, int advice);  /* counted */
 bool   hak_os_try_unmap(void *p, size_t size);
 void   hak_fatal(const char *what, const void *ptr) HAK_NORETURN HAK_COLD;

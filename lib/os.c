@@ -58,7 +58,6 @@ bool hak_os_commit(void *p, size_t size)
 static pthread_mutex_t meta_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct { uintptr_t start, end; } deferred[MAX_DEFERRED];
 static unsigned ndeferred;              /* written under meta_lock, peeked without */
-static size_t   deferred_bytes;
 
 static void unmapped(size_t size)
 {
@@ -79,18 +78,10 @@ void hak_os_retry_unmaps(void)
             continue;
         }
         unmapped(len);
-        deferred_bytes -= len;
-        deferred[i] = deferred[--ndeferred];
+        deferred[i] = deferred[ndeferred - 1];
+        __atomic_store_n(&ndeferred, ndeferred - 1, __ATOMIC_RELAXED);
     }
     pthread_mutex_unlock(&meta_lock);
-}
-
-size_t hak_os_deferred(void)
-{
-    pthread_mutex_lock(&meta_lock);
-    size_t n = deferred_bytes;
-    pthread_mutex_unlock(&meta_lock);
-    return n;
 }
 
 /* Never fails and never aborts: what cannot be unmapped now is emptied and
@@ -123,8 +114,6 @@ void hak_os_unmap(void *p, size_t size)
         deferred[i].end = e;
         __atomic_store_n(&ndeferred, ndeferred + 1, __ATOMIC_RELAXED);
     }
-    if (i < ndeferred)
-        deferred_bytes += size;
     pthread_mutex_unlock(&meta_lock);
 }
 
