@@ -47,7 +47,8 @@ static inline void *hak_malloc_inline(size_t size, const void *site)
 
 /* The registry entry of `a`.  hak_addr_limit is 0 until the registry
  * exists, so one compare covers both "not initialised" and "above the user
- * address space" (entry 0: not ours). */
+ * address space" (entry 0: not ours).  The load needs no other check: parts
+ * of the table never written are mapped read-only and read as 0. */
 static inline uintptr_t hak_registry_entry(uintptr_t a)
 {
     if (unlikely(a >= atomic_load_explicit(&hak_addr_limit, memory_order_acquire)))

@@ -30,6 +30,7 @@ typedef struct {
     size_t    resident;               /* bytes that may hold pages (<= end - start) */
     bool      whole;                  /* a mapping we own, not pages of a live one */
     uint8_t   huge;                   /* HAK_HUGE_* */
+    bool      reserved;               /* PROT_NONE, never used (rest of a chunk) */
 } range_t;
 
 static pthread_mutex_t batch_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -53,7 +54,7 @@ static bool add_range(range_t *v, unsigned *n, unsigned cap, range_t r)
 {
     for (unsigned i = 0; i < *n; i++) {
         range_t *o = &v[i];
-        if (o->whole != r.whole || o->huge != r.huge)
+        if (o->whole != r.whole || o->huge != r.huge || o->reserved != r.reserved)
             continue;
         if (o->end == r.start || o->start == r.end) {
             if (o->end == r.start)
@@ -93,14 +94,35 @@ static void retain_or_unmap(range_t r)
     }
     if (!hak_os_try_unmap((void *)r.start, len)) {
         /* Unmapping can fail at vm.max_map_count: keep the range, even
-         * past the limit, rather than lose it. */
+         * past the limit, rather than lose it (trim_retained tries again);
+         * with no room left in the list, os.c empties it and remembers it. */
         if (add_range(retained, &nretained, MAX_RETAINED, r))
             retained_bytes += len;
+        else
+            hak_os_unmap((void *)r.start, len);
+    }
+}
+
+/* Retained space beyond the limit is there only because an unmap failed:
+ * try again, once per flush, with the ranges os.c is holding for the same
+ * reason. */
+static void trim_retained(void)
+{
+    hak_os_retry_unmaps();
+    for (unsigned i = 0; i < nretained && retained_bytes > hak_opt.retain_max;) {
+        size_t len = retained[i].end - retained[i].start;
+        if (hak_os_try_unmap((void *)retained[i].start, len)) {
+            retained_bytes -= len;
+            remove_at(retained, &nretained, i);
+        } else {
+            i++;
+        }
     }
 }
 
 static void flush_locked(void)
 {
+    trim_retained();
     if (npending == 0)
         return;
     int advice = hak_opt.madv_free ? MADV_FREE : MADV_DONTNEED;
@@ -172,12 +194,12 @@ static void submit(range_t r)
 
 void hak_batch_release(void *p, size_t size, size_t resident, uint8_t huge)
 {
-    submit((range_t){ (uintptr_t)p, (uintptr_t)p + size, resident < size ? resident : size, true, huge });
+    submit((range_t){ (uintptr_t)p, (uintptr_t)p + size, resident < size ? resident : size, true, huge, false });
 }
 
 void hak_batch_decommit(void *p, size_t size)
 {
-    submit((range_t){ (uintptr_t)p, (uintptr_t)p + size, size, false, HAK_HUGE_NONE });
+    submit((range_t){ (uintptr_t)p, (uintptr_t)p + size, size, false, HAK_HUGE_NONE, false });
 }
 
 /* Cuts [s, e) out of the pending page ranges: its owner is about to use
@@ -204,7 +226,7 @@ static void cancel_locked(uintptr_t s, uintptr_t e)
                 remove_at(pending, &npending, i);
                 continue;
             }
-            pending[npending++] = (range_t){ e, r->end, r->end - e, false, HAK_HUGE_NONE };
+            pending[npending++] = (range_t){ e, r->end, r->end - e, false, HAK_HUGE_NONE, false };
             r->end = s;
         } else if (r->start < s) {
             r->end = s;
@@ -234,7 +256,7 @@ static bool carve(range_t *v, unsigned *n, unsigned cap, unsigned i, size_t size
         return false;
     if (left && right) {
         v[i].end = s;
-        v[(*n)++] = (range_t){ s + size, r.end, r.end - s - size, r.whole, r.huge };
+        v[(*n)++] = (range_t){ s + size, r.end, r.end - s - size, r.whole, r.huge, r.reserved };
     } else if (left) {
         v[i].end = s;
     } else if (right) {
@@ -250,7 +272,7 @@ static bool carve(range_t *v, unsigned *n, unsigned cap, unsigned i, size_t size
 
 /* Best fit from a list: the smallest range that can hold the piece. */
 static bool take_from(range_t *v, unsigned *n, unsigned cap, size_t size, size_t align,
-                      uintptr_t *out, uint8_t *huge)
+                      uintptr_t *out, uint8_t *huge, bool *reserved)
 {
     int best = -1;
     for (unsigned i = 0; i < *n; i++) {
@@ -264,10 +286,12 @@ static bool take_from(range_t *v, unsigned *n, unsigned cap, size_t size, size_t
     if (best < 0)
         return false;
     *huge = v[best].huge;
+    *reserved = v[best].reserved;
     if (carve(v, n, cap, (unsigned)best, size, align, out))
         return true;
     for (unsigned i = 0; i < *n; i++) {          /* alignment did not fit: any other */
         *huge = v[i].huge;
+        *reserved = v[i].reserved;
         if (carve(v, n, cap, i, size, align, out))
             return true;
     }
@@ -299,21 +323,34 @@ void *hak_batch_take(size_t size, size_t align, bool *zero, uint8_t *huge)
             }
         }
     }
+    bool reserved = false;
     if (p == 0 && nretained > 0 &&
-        take_from(retained, &nretained, MAX_RETAINED, size, align, &p, huge)) {
+        take_from(retained, &nretained, MAX_RETAINED, size, align, &p, huge, &reserved)) {
         retained_bytes -= size;
-        *zero = retained_zero;
-        atomic_fetch_add_explicit(&hak_stats.retained_reused, 1, memory_order_relaxed);
+        *zero = reserved || retained_zero;
+        if (reserved && !hak_os_commit((void *)p, size)) {
+            /* Past the commit limit, or no mapping left to split off: the
+             * piece goes back (merging with what it was cut from). */
+            retain_or_unmap((range_t){ p, p + size, 0, true, HAK_HUGE_NONE, true });
+            p = 0;
+        } else {
+            atomic_fetch_add_explicit(&hak_stats.retained_reused, 1, memory_order_relaxed);
+        }
     }
     pthread_mutex_unlock(&batch_lock);
     return (void *)p;
 }
 
+static size_t drop_retained(void);
+
 /* A mapping for a new SuperSlab or large block: released memory first;
  * else a new mapping of at least MAP_CHUNK whose rest is kept as retained
- * space, so that the kernel is asked once per 32 MiB rather than once per
- * block, and consecutive blocks are adjacent, which lets their releases
- * coalesce into one madvise. */
+ * space, so that the kernel is asked for address space once per 32 MiB
+ * rather than once per block, and consecutive blocks are adjacent, which
+ * lets their releases coalesce into one madvise.  The chunk is reserved
+ * PROT_NONE and each block made writable as it is carved (one mprotect):
+ * under strict overcommit a writable chunk would be charged 32 MiB at the
+ * first malloc of the process. */
 void *hak_batch_map(size_t size, size_t align, bool *zero, uint8_t *huge)
 {
     void *p = hak_batch_take(size, align, zero, huge);
@@ -322,18 +359,51 @@ void *hak_batch_map(size_t size, size_t align, bool *zero, uint8_t *huge)
     *zero = true;
     *huge = HAK_HUGE_NONE;
     if (align <= HAK_SS_SIZE && size < MAP_CHUNK) {
-        char *c = hak_os_map_aligned(MAP_CHUNK, HAK_SS_SIZE);
+        char *c = hak_os_reserve_aligned(MAP_CHUNK, HAK_SS_SIZE);
         if (c != NULL) {
             /* The top piece: takes carve from the top too, so the next
-             * block lands right below this one. */
-            range_t rest = { (uintptr_t)c, (uintptr_t)c + MAP_CHUNK - size, 0, true, HAK_HUGE_NONE };
-            pthread_mutex_lock(&batch_lock);
-            retain_or_unmap(rest);
-            pthread_mutex_unlock(&batch_lock);
-            return c + MAP_CHUNK - size;
+             * block lands right below this one (and the kernel merges their
+             * writable ranges into one mapping). */
+            if (hak_os_commit(c + MAP_CHUNK - size, size)) {
+                range_t rest = { (uintptr_t)c, (uintptr_t)c + MAP_CHUNK - size, 0, true, HAK_HUGE_NONE, true };
+                pthread_mutex_lock(&batch_lock);
+                retain_or_unmap(rest);
+                pthread_mutex_unlock(&batch_lock);
+                return c + MAP_CHUNK - size;
+            }
+            /* The split failed (max_map_count): a mapping of just this
+             * block needs none. */
+            hak_os_unmap(c, MAP_CHUNK);
         }
     }
+    if ((p = hak_os_map_aligned(size, align)) != NULL)
+        return p;
+    /* Out of address space (RLIMIT_AS) or mappings: what is retained is
+     * in pieces too small or misaligned for this request, else a take
+     * would have used it.  Give all of it back and ask once more. */
+    if (drop_retained() == 0)
+        return NULL;
     return hak_os_map_aligned(size, align);
+}
+
+/* Flushes, then unmaps every retained range; bytes unmapped. */
+static size_t drop_retained(void)
+{
+    size_t dropped = 0;
+    pthread_mutex_lock(&batch_lock);
+    flush_locked();
+    for (unsigned i = 0; i < nretained;) {
+        size_t len = retained[i].end - retained[i].start;
+        if (hak_os_try_unmap((void *)retained[i].start, len)) {
+            retained_bytes -= len;
+            dropped += len;
+            remove_at(retained, &nretained, i);
+        } else {
+            i++;
+        }
+    }
+    pthread_mutex_unlock(&batch_lock);
+    return dropped;
 }
 
 void hak_batch_flush(void)

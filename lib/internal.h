@@ -149,9 +149,12 @@ typedef struct hak_class_s {
 
 /* ---- os.c ---- */
 void  *hak_os_map(size_t size);                       /* NULL on failure */
-void  *hak_os_reserve(size_t size);                   /* not accounted */
+void  *hak_os_reserve(size_t size);                   /* read-only, not accounted or charged */
+bool   hak_os_commit(void *p, size_t size);           /* reserved range made writable */
 void  *hak_os_map_aligned(size_t size, size_t align);
-void   hak_os_unmap(void *p, size_t size);
+void  *hak_os_reserve_aligned(size_t size, size_t align); /* PROT_NONE until hak_os_commit */
+void   hak_os_unmap(void *p, size_t size);               /* never fails: may defer (max_map_count) */
+void   hak_os_retry_unmaps(void);
 bool   hak_os_advise(void *p, size_t size, int advice);  /* counted */
 bool   hak_os_try_unmap(void *p, size_t size);
 void   hak_fatal(const char *what, const void *ptr) HAK_NORETURN HAK_COLD;
@@ -201,7 +204,8 @@ int      hak_aligned_class(size_t size, size_t align);/* -1: none fits */
 extern uintptr_t *hak_registry;
 extern _Atomic uintptr_t hak_addr_limit;   /* 0 before init, then 2^47 */
 bool   hak_registry_init(void);
-void   hak_registry_set(uintptr_t base, size_t size, uintptr_t entry);
+bool   hak_registry_set(uintptr_t base, size_t size, uintptr_t entry); /* false: ENOMEM (never when clearing) */
+bool   hak_registry_prepare(uintptr_t base, size_t size); /* a later set of these windows cannot fail */
 hak_chunk_t *hak_registry_chunk_for(uintptr_t addr); /* standalone slabs; NULL on ENOMEM */
 void   hak_registry_lock(void);
 void   hak_registry_unlock(void);

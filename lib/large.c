@@ -119,7 +119,13 @@ void *hak_large_alloc(size_t size, size_t align, bool zero, const void *site)
             errno = ENOMEM;
             return NULL;
         }
-        hak_registry_set(l->user, l->map_size, (uintptr_t)l | HAK_TAG_LARGE);
+        if (!hak_registry_set(l->user, l->map_size, (uintptr_t)l | HAK_TAG_LARGE)) {
+            /* Registering can fail too (commit limit, max_map_count). */
+            hak_large_release(l);
+            hak_elo_op();
+            errno = ENOMEM;
+            return NULL;
+        }
     }
     if (zero && l->dirty > 0)
         memset((void *)l->user, 0, size < l->dirty ? size : l->dirty);
@@ -202,22 +208,24 @@ void *hak_large_move(hak_large_t *l, size_t size)
      * decommit: at its old place it would hit whatever is mapped there
      * next, in place it would hit the grown block (found by the fuzzer). */
     hak_batch_cancel((void *)old, old_map);
-    void *p = mremap((void *)old, old_map, map, 0);
+    /* The registry pieces of the new range are made writable before the
+     * move, so that registering it cannot fail once the block has moved. */
+    void *p = hak_registry_prepare(old, map) ? mremap((void *)old, old_map, map, 0) : MAP_FAILED;
     if (p == MAP_FAILED) {
-        char *raw = mmap(NULL, map + HAK_SS_SIZE, PROT_NONE,
-                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-        if (raw == MAP_FAILED)
+        /* An aligned target, reserved through os.c so that trims that
+         * fail (max_map_count) are retried, not lost. */
+        char *t = hak_os_reserve_aligned(map, HAK_SS_SIZE);
+        if (t == NULL)
             return NULL;
-        uintptr_t t = round_up((uintptr_t)raw, HAK_SS_SIZE);
-        if (t > (uintptr_t)raw)
-            munmap(raw, t - (uintptr_t)raw);
-        if ((uintptr_t)raw + map + HAK_SS_SIZE > t + map)
-            munmap((void *)(t + map), (uintptr_t)raw + map + HAK_SS_SIZE - (t + map));
-        p = mremap((void *)old, old_map, map, MREMAP_MAYMOVE | MREMAP_FIXED, (void *)t);
+        p = hak_registry_prepare((uintptr_t)t, map)
+            ? mremap((void *)old, old_map, map, MREMAP_MAYMOVE | MREMAP_FIXED, t)
+            : MAP_FAILED;
         if (p == MAP_FAILED) {
-            munmap((void *)t, map);
+            hak_os_unmap(t, map);
             return NULL;
         }
+        /* The block replaced the reservation: counted once, below. */
+        hak_stats_add(&hak_stats.mapped, -(int64_t)map, NULL);
     }
     hak_stats_add(&hak_stats.mapped, (int64_t)(map - old_map), &hak_stats.mapped_peak);
     atomic_fetch_add_explicit(&hak_stats.large_mremaps, 1, memory_order_relaxed);
@@ -227,7 +235,9 @@ void *hak_large_move(hak_large_t *l, size_t size)
     l->dirty = cap;
     l->size = size;
     l->huge = set_huge(l->user, map, cap, l->huge);
-    hak_registry_set(l->user, map, (uintptr_t)l | HAK_TAG_LARGE);
+    bool ok = hak_registry_set(l->user, map, (uintptr_t)l | HAK_TAG_LARGE);
+    hak_assert(ok);
+    (void)ok;
     if (l->user != old) {
         /* Only the windows the block left: the new range may overlap none
          * of them (mremap never overlaps), so clear them all. */

@@ -10,10 +10,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-void *hak_os_map(size_t size)
+static void *map_prot(size_t size, int prot)
 {
-    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    void *p = mmap(NULL, size, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED) {
         errno = ENOMEM;
         return NULL;
@@ -23,32 +22,112 @@ void *hak_os_map(size_t size)
     return p;
 }
 
+void *hak_os_map(size_t size)
+{
+    return map_prot(size, PROT_READ | PROT_WRITE);
+}
+
 /* Address space that is only touched where used (the registry): not
- * counted as mapped memory, which would be misleading. */
+ * counted as mapped memory, which would be misleading.  Read-only, so that
+ * strict overcommit does not charge it (a private writable mapping is
+ * charged in full whatever MAP_NORESERVE says); reads of it give zeros.
+ * hak_os_commit makes the pieces that are written writable: that charges
+ * them, and only them. */
 void *hak_os_reserve(size_t size)
 {
-    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    void *p = mmap(NULL, size, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     return p == MAP_FAILED ? NULL : p;
 }
 
-void hak_os_unmap(void *p, size_t size)
+/* Fails (ENOMEM) past the commit limit, or at vm.max_map_count: the range
+ * is carved out of a larger mapping, which splits it. */
+bool hak_os_commit(void *p, size_t size)
 {
-    if (munmap(p, size) != 0)
-        hak_fatal("munmap failed", p);
+    if (mprotect(p, size, PROT_READ | PROT_WRITE) == 0)
+        return true;
+    errno = ENOMEM;
+    return false;
+}
+
+/* Ranges whose munmap failed.  munmap of part of a mapping splits it, and a
+ * split fails with ENOMEM once the process has vm.max_map_count mappings;
+ * aborting there would turn "many mappings" into a crash.  Their pages are
+ * dropped at once (madvise does not split), their address space is unmapped
+ * when a later attempt succeeds.  Under meta_lock, which is taken last. */
+#define MAX_DEFERRED 64
+static pthread_mutex_t meta_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct { uintptr_t start, end; } deferred[MAX_DEFERRED];
+static unsigned ndeferred;              /* written under meta_lock, peeked without */
+
+static void unmapped(size_t size)
+{
     atomic_fetch_add_explicit(&hak_stats.unmap_calls, 1, memory_order_relaxed);
     hak_stats_add(&hak_stats.mapped, -(int64_t)size, NULL);
 }
 
+/* Another try for each deferred range; cheap when there is none. */
+void hak_os_retry_unmaps(void)
+{
+    if (__atomic_load_n(&ndeferred, __ATOMIC_RELAXED) == 0)
+        return;
+    pthread_mutex_lock(&meta_lock);
+    for (unsigned i = 0; i < ndeferred;) {
+        size_t len = deferred[i].end - deferred[i].start;
+        if (munmap((void *)deferred[i].start, len) != 0) {
+            i++;
+            continue;
+        }
+        unmapped(len);
+        deferred[i] = deferred[ndeferred - 1];
+        __atomic_store_n(&ndeferred, ndeferred - 1, __ATOMIC_RELAXED);
+    }
+    pthread_mutex_unlock(&meta_lock);
+}
+
+/* Never fails and never aborts: what cannot be unmapped now is emptied and
+ * remembered.  Only when 64 disjoint ranges are already waiting does a range
+ * stay mapped for good; its pages are still given back, so it costs address
+ * space, not memory. */
+void hak_os_unmap(void *p, size_t size)
+{
+    hak_os_retry_unmaps();
+    if (munmap(p, size) == 0) {
+        unmapped(size);
+        return;
+    }
+    madvise(p, size, MADV_DONTNEED);
+    uintptr_t s = (uintptr_t)p, e = s + size;
+    pthread_mutex_lock(&meta_lock);
+    unsigned i;
+    for (i = 0; i < ndeferred; i++) {
+        if (deferred[i].end == s) {
+            deferred[i].end = e;
+            break;
+        }
+        if (deferred[i].start == e) {
+            deferred[i].start = s;
+            break;
+        }
+    }
+    if (i == ndeferred && ndeferred < MAX_DEFERRED) {
+        deferred[i].start = s;
+        deferred[i].end = e;
+        __atomic_store_n(&ndeferred, ndeferred + 1, __ATOMIC_RELAXED);
+    }
+    pthread_mutex_unlock(&meta_lock);
+}
+
 /* Over-map by the alignment and trim both ends, so the result owns its
- * aligned windows exclusively. */
-void *hak_os_map_aligned(size_t size, size_t align)
+ * aligned windows exclusively.  A failed trim (max_map_count) leaves the
+ * aligned part usable: hak_os_unmap keeps the rest for a later attempt. */
+static void *map_aligned_prot(size_t size, size_t align, int prot)
 {
     if (size > SIZE_MAX - align) {
         errno = ENOMEM;
         return NULL;
     }
-    char *raw = hak_os_map(size + align);
+    hak_os_retry_unmaps();
+    char *raw = map_prot(size + align, prot);
     if (raw == NULL)
         return NULL;
     uintptr_t base = ((uintptr_t)raw + align - 1) & ~(uintptr_t)(align - 1);
@@ -59,6 +138,20 @@ void *hak_os_map_aligned(size_t size, size_t align)
     if (tail)
         hak_os_unmap((char *)base + size, tail);
     return (void *)base;
+}
+
+void *hak_os_map_aligned(size_t size, size_t align)
+{
+    return map_aligned_prot(size, align, PROT_READ | PROT_WRITE);
+}
+
+/* Address space for later use, PROT_NONE: strict overcommit charges it
+ * piece by piece as hak_os_commit makes pieces writable, not up front.
+ * Counted as mapped, like hak_os_map_aligned, since it is used the same
+ * way (batch.c's chunks). */
+void *hak_os_reserve_aligned(size_t size, size_t align)
+{
+    return map_aligned_prot(size, align, PROT_NONE);
 }
 
 /* Every madvise goes through here so that the report can show how well
@@ -175,7 +268,6 @@ void hak_warn(const char *msg)
 
 /* Bump allocation from 1 MiB chunks; metadata is small and long-lived
  * (heaps are recycled by heap.c, tables stay with their windows). */
-static pthread_mutex_t meta_lock = PTHREAD_MUTEX_INITIALIZER;
 static char  *meta_cur;
 static size_t meta_left;
 #define META_CHUNK ((size_t)1 << 20)

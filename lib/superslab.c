@@ -71,7 +71,12 @@ static hak_ss_t *ss_new(void)
     ss->free_mask = SS_USABLE;
     for (unsigned i = 0; i < HAK_SS_SLABS; i++)
         ss->chunk.span_of[i] = &hak_span_none;
-    hak_registry_set((uintptr_t)ss, HAK_SS_SIZE, (uintptr_t)&ss->chunk | HAK_TAG_CHUNK);
+    if (!hak_registry_set((uintptr_t)ss, HAK_SS_SIZE, (uintptr_t)&ss->chunk | HAK_TAG_CHUNK)) {
+        /* No room for its registry entry (commit limit, max_map_count):
+         * the mapping goes back whole, and the refill fails with ENOMEM. */
+        hak_batch_release(ss, HAK_SS_SIZE, sizeof *ss, HAK_HUGE_NONE);
+        return NULL;
+    }
     hak_stats_add(&hak_stats.superslabs, 1, &hak_stats.superslabs_peak);
     HAK_COUNT(refill_new_ss);
     return ss;

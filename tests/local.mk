@@ -7,6 +7,11 @@
 #   tests/test_fork         Check suite "fork": a hundred fork()s while other
 #                           threads allocate and free hard; children work,
 #                           nothing deadlocks, the parent does not grow
+#   tests/test_commit       Check suite "commit": commit charge (as strict
+#                           overcommit counts it) of a first use of hakmem
+#   tests/test_exhaustion   Check suite "exhaustion": RLIMIT_AS and
+#                           vm.max_map_count exhausted: NULL/ENOMEM, no
+#                           crash, allocation works again afterwards
 #   tests/interposer.sh     exported symbols of both libraries, then
 #                           tests/test_interposer (Check suite "interposer",
 #                           NOT linked with hakmem) under LD_PRELOAD
@@ -41,6 +46,15 @@ tests_test_fork_SOURCES = tests/test_fork.c tests/pattern.h tests/expect.h
 tests_test_fork_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(PTHREAD_CFLAGS)
 tests_test_fork_LDADD = lib/libhakmem.la $(CHECK_LIBS) $(PTHREAD_LIBS)
 TESTS += tests/test_fork
+
+check_PROGRAMS += tests/test_commit tests/test_exhaustion
+tests_test_commit_SOURCES = tests/test_commit.c tests/expect.h
+tests_test_commit_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_test_commit_LDADD = lib/libhakmem.la $(CHECK_LIBS)
+tests_test_exhaustion_SOURCES = tests/test_exhaustion.c tests/expect.h
+tests_test_exhaustion_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) -fno-builtin
+tests_test_exhaustion_LDADD = lib/libhakmem.la $(CHECK_LIBS)
+TESTS += tests/test_commit tests/test_exhaustion
 endif
 
 TESTS += tests/interposer.sh tests/programs.sh tests/memreturn.sh

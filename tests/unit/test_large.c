@@ -3,6 +3,9 @@
  * option; what happens on free (BigCache, batch) is in test_bigcache. */
 #include "unit.h"
 
+#include <errno.h>
+#include <sys/mman.h>
+
 START_TEST(test_large_block_is_registered_and_forgotten_when_released)
 {
     setenv("HAKMEM_BIGCACHE_MAX", "0", 1);          /* nothing is kept */
@@ -46,6 +49,39 @@ START_TEST(test_large_block_spanning_windows_is_found_from_each)
         ck_assert_uint_eq(hak_registry[((uintptr_t)p + off) >> HAK_SS_SHIFT], e0);
     p[(9u << 20) - 1] = 1;
     hak_free(p);
+}
+END_TEST
+
+/* realloc past the end of a block whose neighbour is taken moves it to a
+ * fresh 2 MiB-aligned range (mremap onto a reservation made through os.c):
+ * contents kept, registry moved, and the mapped bytes grow by exactly the
+ * difference (the reservation is not counted twice). */
+START_TEST(test_realloc_blocked_in_place_moves_to_a_new_aligned_range)
+{
+    setenv("HAKMEM_BIGCACHE_MAX", "0", 1);
+    unit_init();
+    char *p = hak_malloc(1u << 20);
+    ck_assert_ptr_nonnull(p);
+    memset(p, 7, 1u << 20);
+    hak_large_t *l = hak_large_of(hak_registry[(uintptr_t)p >> HAK_SS_SHIFT], p);
+    ck_assert_ptr_nonnull(l);
+    size_t old_map = l->map_size;
+    void *b = mmap(p + old_map, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+    ck_assert(b != MAP_FAILED || errno == EEXIST);  /* either way, taken */
+    uint64_t mapped = atomic_load(&hak_stats.mapped), mremaps = atomic_load(&hak_stats.large_mremaps);
+    char *q = hak_realloc(p, 8u << 20);
+    ck_assert_ptr_nonnull(q);
+    ck_assert_ptr_ne(q, p);
+    ck_assert_uint_eq((uintptr_t)q % HAK_SS_SIZE, 0);
+    ck_assert_uint_eq(atomic_load(&hak_stats.large_mremaps), mremaps + 1);
+    for (size_t i = 0; i < (1u << 20); i += 4093)
+        ck_assert_int_eq(q[i], 7);
+    ck_assert_ptr_eq(hak_large_of(hak_registry[(uintptr_t)q >> HAK_SS_SHIFT], q), l);
+    ck_assert_uint_eq(atomic_load(&hak_stats.mapped), mapped + l->map_size - old_map);
+    memset(q, 8, 8u << 20);
+    hak_free(q);
+    if (b != MAP_FAILED)
+        munmap(b, 4096);
 }
 END_TEST
 
@@ -99,6 +135,7 @@ static Suite *suite(void)
     UNIT_TEST(tc, test_capacity_is_the_size_class_at_most_a_quarter_above);
     UNIT_TEST(tc, test_large_block_spanning_windows_is_found_from_each);
     UNIT_TEST(tc, test_large_alignments_up_to_4mib);
+    UNIT_TEST(tc, test_realloc_blocked_in_place_moves_to_a_new_aligned_range);
     UNIT_TEST(tc, test_mid_max_option_moves_the_large_boundary);
     suite_add_tcase(s, tc);
     TCase *tm = tcase_create("misuse");
