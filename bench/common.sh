@@ -22,6 +22,36 @@ hakmem|@hakmem||all
 hakmem-noss|@hakmem|HAKMEM_TINY_USE_SUPERSLAB=0|larson-*,random-mixed
 '
 
+BENCH_SRCDIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
+# Current releases of the peers, prebuilt as LD_PRELOAD libraries in
+# $BENCH_PEERS_DIR (default: shared/peers next to the source tree, as on the
+# project's machine; see its README.md).  Each one found there joins the
+# table above; none is required, and a run without the folder is unchanged.
+# Debian's mimalloc (2.0.9 in Debian 12) stays "mimalloc".
+#   name|file name glob (the last match, in version order, is used)
+BENCH_PEERS_DIR=${BENCH_PEERS_DIR:-$BENCH_SRCDIR/../../shared/peers}
+BENCH_PEER_LIBS='
+mimalloc-2.4|libmimalloc-2.4.*.so
+mimalloc-3.4|libmimalloc-3.4.*.so
+snmalloc|libsnmalloc.so
+rpmalloc|librpmalloc-*.so
+'
+
+# Prints the table lines of the peers present in $BENCH_PEERS_DIR.
+bench_peer_lines() {
+    local name glob path dir
+    [ -d "$BENCH_PEERS_DIR" ] || return 0
+    dir=$(cd "$BENCH_PEERS_DIR" && pwd)
+    while IFS='|' read -r name glob; do
+        [ -n "$name" ] || continue
+        # shellcheck disable=SC2012,SC2086  # the glob is meant to expand; sort -V orders versions
+        path=$(cd "$dir" && { ls -d -- $glob 2>/dev/null || true; } | sort -V | tail -n 1) || path=''
+        [ -n "$path" ] && [ -f "$dir/$path" ] && printf '%s|%s||all\n' "$name" "$dir/$path"
+    done <<<"$BENCH_PEER_LIBS"
+    return 0
+}
+
 # Larson profiles: name|min_size|max_size|chunks_per_thread|rounds|seed|seconds
 # classic is the customary allocator-benchmark setting (5 8 1000 5000 100 4141).
 BENCH_LARSON_PROFILES='
@@ -32,7 +62,6 @@ large|262144|1048576|32|100|4141|3
 '
 
 BENCH_PROGRAMS='larson scenarios random_mixed prodcons'
-BENCH_SRCDIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 bench_die() {
     printf '%s: %s\n' "${BENCH_ME:-bench}" "$*" >&2
@@ -43,9 +72,11 @@ bench_note() {
     printf '%s: %s\n' "${BENCH_ME:-bench}" "$*" >&2
 }
 
-# Prints the allocator table's lines without blanks.
+# Prints the allocator table's lines without blanks: the built-in table,
+# the peers found in $BENCH_PEERS_DIR, then $BENCH_EXTRA_ALLOCATORS.
 bench_alloc_lines() {
-    printf '%s\n%s\n' "$BENCH_ALLOCATORS" "${BENCH_EXTRA_ALLOCATORS:-}" | grep -v '^[[:space:]]*$' || true
+    printf '%s\n%s\n%s\n' "$BENCH_ALLOCATORS" "$(bench_peer_lines)" "${BENCH_EXTRA_ALLOCATORS:-}" |
+        grep -v '^[[:space:]]*$' || true
 }
 
 bench_alloc_names() {

@@ -4,7 +4,7 @@
 # same binaries measure glibc, tcmalloc, jemalloc, mimalloc and hakmem.
 
 bench_programs = bench/larson bench/scenarios bench/random_mixed bench/prodcons \
-	bench/memreturn bench/elo_workloads
+	bench/memreturn bench/elo_workloads bench/instr
 noinst_PROGRAMS += $(bench_programs)
 bench_cflags = $(AM_CFLAGS) $(PTHREAD_CFLAGS)
 
@@ -29,12 +29,16 @@ bench_memreturn_CFLAGS = $(bench_cflags)
 bench_elo_workloads_SOURCES = bench/elo_workloads.c bench/bench_util.h
 bench_elo_workloads_CFLAGS = $(bench_cflags)
 
+# bench/instr.sh counts instructions per malloc+free pair under callgrind.
+bench_instr_SOURCES = bench/instr.c bench/bench_util.h
+bench_instr_CFLAGS = $(bench_cflags)
+
 # make check only proves each program runs and verifies its patterns, with
 # and without the interposer; it never looks at a timing.
 TESTS += bench/smoke.sh
 
 EXTRA_DIST += bench/README.md bench/common.sh bench/compare.sh bench/elo.sh \
-	bench/larson.sh bench/smoke.sh
+	bench/larson.sh bench/smoke.sh bench/instr.sh
 
 # `make bench BENCH_FLAGS=--quick` for the one-minute version.
 BENCH_FLAGS =
