@@ -21,27 +21,43 @@ static inline void *hak_sll_pop(hak_sll_t *l)
     if (unlikely(next & (HAK_ALIGN - 1)))
         hak_fatal("malloc(): corrupted free list (bad link in freed block)", b);
     l->head = (void *)next;
-    l->count--;
+    l->room++;
     ((void **)b)[1] = NULL;           /* clear the double-free tag */
     return b;
 }
 
+/* The link and the tag: two stores (the library is built with
+ * -fno-tree-slp-vectorize, or GCC pairs them into a four-instruction
+ * vector store). */
+static inline void hak_sll_link(void *b, void *next)
+{
+    *(void **)b = hak_link_encode(b, next);
+    ((void **)b)[1] = (void *)hak_free_tag;
+}
+
 static inline void hak_sll_push(hak_sll_t *l, void *b)
 {
-    *(void **)b = hak_link_encode(b, l->head);
-    ((void **)b)[1] = (void *)hak_free_tag;
+    hak_sll_link(b, l->head);
     l->head = b;
-    l->count++;
+    l->room--;
+}
+
+/* A tiny-class block from the thread's cache, or NULL (then the slow path:
+ * first use, refill, larger sizes). */
+static inline void *hak_malloc_fast(size_t size)
+{
+    if (likely(size <= HAK_TINY_MAX)) {
+        hak_heap_t *h = hak_tls_heap;
+        return hak_sll_pop(&h->sll[hak_class_tab[(size + HAK_ALIGN - 1) / HAK_ALIGN]]);
+    }
+    return NULL;
 }
 
 static inline void *hak_malloc_inline(size_t size, const void *site)
 {
-    if (likely(size <= HAK_TINY_MAX)) {
-        hak_heap_t *h = hak_tls_heap;
-        void *b = hak_sll_pop(&h->sll[hak_class_tab[(size + HAK_ALIGN - 1) / HAK_ALIGN]]);
-        if (likely(b != NULL))
-            return b;
-    }
+    void *b = hak_malloc_fast(size);
+    if (likely(b != NULL))
+        return b;
     return hak_alloc_slow(size, site);
 }
 
@@ -72,28 +88,38 @@ static inline hak_span_t *hak_span_of(uintptr_t a)
     return (e & HAK_TAG_MASK) == HAK_TAG_CHUNK ? hak_chunk_span(e, a) : NULL;
 }
 
-/* Is `a` the start of a block of span `s`?  One multiply replaces the
- * division: recip = ceil(2^32/bsize) is exact for offsets below 2^21. */
+/* Is `a` the start of a block of span `s`?  One multiply and one compare
+ * check both that the offset is a multiple of bsize and that it is below
+ * capacity: with magic = floor(2^64/bsize) + 1 and e = magic*bsize - 2^64
+ * (0 < e <= bsize), off*magic mod 2^64 is k*e for off = k*bsize, and at
+ * least magic (far above capacity*e) for any other offset below 2^21.
+ * hak_span_none has div_limit 0: nothing is a block of it. */
 static inline bool hak_span_is_block(const hak_span_t *s, uintptr_t a)
 {
-    uintptr_t off = a - s->start;
-    return off < s->limit && (uint32_t)((off * s->recip) >> 32) * (uintptr_t)s->bsize == off;
+    return (uint64_t)(a - s->start) * s->div_magic < s->div_limit;
 }
 
 static inline void hak_free_inline(void *p)
 {
     uintptr_t a = (uintptr_t)p;
-    uintptr_t e = hak_registry_entry(a);
-    if (likely((e & HAK_TAG_MASK) == HAK_TAG_CHUNK)) {
-        hak_span_t *s = hak_chunk_span(e, a);
+    /* e ^ HAK_TAG_CHUNK is the chunk itself when the tag bits say chunk */
+    uintptr_t c = hak_registry_entry(a) ^ HAK_TAG_CHUNK;
+    if (likely((c & HAK_TAG_MASK) == 0)) {
+        hak_span_t *s = ((hak_chunk_t *)c)->span_of[(a >> HAK_SLAB_SHIFT) & (HAK_SS_SLABS - 1)];
         hak_heap_t *h = hak_tls_heap;
         if (likely(atomic_load_explicit(&s->owner, memory_order_relaxed) == h)) {
-            hak_sll_t *l = &h->sll[s->cls];
-            if (likely(hak_span_is_block(s, a) && l->count < l->cap &&
-                       ((void **)p)[1] != (void *)hak_free_tag)) {
-                hak_sll_push(l, p);
-                HAK_COUNT(free_tls_sll);
-                return;
+            hak_sll_t *l = (hak_sll_t *)((char *)h + s->sll_off);
+            if (likely(hak_span_is_block(s, a) && ((void **)p)[1] != (void *)hak_free_tag)) {
+                /* the capacity check and its update in one decrement; a
+                 * full list (room was 0) is put back for the slow path */
+                if (unlikely((int32_t)--l->room < 0)) {
+                    l->room = 0;
+                } else {
+                    hak_sll_link(p, l->head);
+                    l->head = p;
+                    HAK_COUNT(free_tls_sll);
+                    return;
+                }
             }
         }
     }

@@ -124,6 +124,15 @@ void *hak_alloc_slow(size_t size, const void *site)
     return p;
 }
 
+/* Reached by a tail call from malloc, so that the fast path need not
+ * fetch its return address: ours is malloc's caller.  (Without the tail
+ * call, -O0, the site is malloc itself: large blocks are then cached
+ * without the same-site preference.) */
+HAK_NOINLINE void *hak_alloc_slow_caller(size_t size)
+{
+    return hak_alloc_slow(size, __builtin_return_address(0));
+}
+
 void hak_free_slow(void *p)
 {
     if (p == NULL) {
@@ -303,7 +312,13 @@ int hak_trim_impl(size_t pad)
 
 #define SITE __builtin_return_address(0)
 
-HAK_EXPORT void *hak_malloc(size_t size) { return hak_malloc_inline(size, SITE); }
+HAK_EXPORT void *hak_malloc(size_t size)
+{
+    void *p = hak_malloc_fast(size);
+    if (likely(p != NULL))
+        return p;
+    return hak_alloc_slow_caller(size);     /* a tail call: the site is our caller */
+}
 HAK_EXPORT void hak_free(void *p) { hak_free_inline(p); }
 HAK_EXPORT void *hak_calloc(size_t n, size_t size) { return hak_calloc_impl(n, size, SITE); }
 HAK_EXPORT void *hak_realloc(void *p, size_t size) { return hak_realloc_impl(p, size, SITE); }

@@ -26,7 +26,7 @@ static void heap_setup(hak_heap_t *h, int kind)
     memset(h, 0, sizeof *h);
     h->kind = kind;
     for (unsigned c = 0; c < HAK_NCLASS; c++)
-        h->sll[c].cap = hak_classes[c].cap;
+        h->sll[c].cap = h->sll[c].room = hak_classes[c].cap;
 }
 
 static void heap_link(hak_heap_t *h)

@@ -69,9 +69,10 @@ enum { HAK_LIST_NONE = 0, HAK_LIST_AVAIL, HAK_LIST_FULL, HAK_LIST_ORPHAN };
 struct hak_span_s {
     _Atomic(hak_heap_t *) owner;      /* NULL: orphan or free */
     uintptr_t start;                  /* first block */
-    uint32_t  limit;                  /* capacity * bsize */
+    uint64_t  div_magic;              /* floor(2^64 / bsize) + 1 (see hak_span_is_block) */
+    uint64_t  div_limit;              /* capacity * (div_magic * bsize - 2^64) */
+    uint32_t  sll_off;                /* offsetof(hak_heap_t, sll[cls]) */
     uint32_t  bsize;
-    uint32_t  recip;                  /* ceil(2^32 / bsize): offset -> index */
     uint8_t   cls;
     _Atomic uint8_t state;            /* HAK_SPAN_*; read under the orphan lock by other threads */
     uint8_t   list;                   /* HAK_LIST_* */
@@ -123,11 +124,15 @@ typedef struct hak_large_s {
     bool       huge;                  /* MADV_HUGEPAGE was applied */
 } hak_large_t;
 
+/* `room` counts down to 0 as blocks are pushed: the free fast path's
+ * capacity check and its update are one decrement. */
 typedef struct hak_sll_s {
     void     *head;                   /* mangled singly linked list */
-    uint32_t  count;
+    uint32_t  room;                   /* cap - blocks on the list */
     uint32_t  cap;
 } hak_sll_t;
+
+static inline uint32_t hak_sll_count(const hak_sll_t *l) { return l->cap - l->room; }
 
 /* A thread's heap: the tls_sll front end and the spans the thread owns. */
 struct hak_heap_s {
@@ -335,6 +340,7 @@ extern uintptr_t hak_free_tag;     /* marks a freed block (second word) */
 extern _Atomic int hak_ready;
 bool  hak_init_slow(void);
 void *hak_alloc_slow(size_t size, const void *site);
+void *hak_alloc_slow_caller(size_t size);             /* site: the caller's caller */
 void  hak_free_slow(void *p);
 void *hak_realloc_impl(void *p, size_t size, const void *site);
 void *hak_calloc_impl(size_t n, size_t size, const void *site);

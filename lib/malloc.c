@@ -23,7 +23,13 @@ static void init_at_load(void)
         (void)hak_now_ms();     /* the vDSO's data pages fault in here */
 }
 
-HAK_EXPORT void *malloc(size_t size) { return hak_malloc_inline(size, SITE); }
+HAK_EXPORT void *malloc(size_t size)
+{
+    void *p = hak_malloc_fast(size);
+    if (likely(p != NULL))
+        return p;
+    return hak_alloc_slow_caller(size);     /* a tail call: the site is our caller */
+}
 HAK_EXPORT void free(void *p) { hak_free_inline(p); }
 HAK_EXPORT void cfree(void *p) { hak_free_inline(p); }
 HAK_EXPORT void *calloc(size_t n, size_t size) { return hak_calloc_impl(n, size, SITE); }

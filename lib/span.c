@@ -18,8 +18,11 @@ void hak_span_init(hak_span_t *s, unsigned cls, uintptr_t start, unsigned nslabs
     s->start = start;
     s->bsize = bsize;
     s->capacity = cap;
-    s->limit = cap * bsize;
-    s->recip = (uint32_t)(((1ull << 32) + bsize - 1) / bsize);
+    /* floor(2^64 / bsize) + 1; UINT64_MAX / bsize falls one short of
+     * 2^64 / bsize exactly when bsize is a power of two */
+    s->div_magic = UINT64_MAX / bsize + 1 + (UINT64_MAX % bsize == bsize - 1);
+    s->div_limit = cap * (s->div_magic * bsize);   /* the product wraps: e = magic * bsize - 2^64 */
+    s->sll_off = (uint32_t)(offsetof(hak_heap_t, sll) + cls * sizeof(hak_sll_t));
     s->cls = (uint8_t)cls;
     s->nslabs = (uint8_t)nslabs;
     s->state = HAK_SPAN_FREE;
@@ -84,7 +87,7 @@ unsigned hak_span_take(hak_span_t *s, hak_sll_t *l, unsigned want)
         s->carved += n;
         got += n;
     }
-    l->count += got;
+    l->room -= got;
     s->used += got;
     return got;
 }

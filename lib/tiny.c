@@ -131,16 +131,16 @@ static void *refill_pop(hak_heap_t *h, unsigned c)
     for (;;) {
         hak_span_t *s;
         unsigned spans = 0;
-        while ((s = h->avail[c]) != NULL && l->count < want) {
+        while ((s = h->avail[c]) != NULL && hak_sll_count(l) < want) {
             if (spans++ > 0)
                 HAK_COUNT(refill_partial);
-            hak_span_take(s, l, want - l->count);
+            hak_span_take(s, l, want - hak_sll_count(l));
             if (!hak_span_exhausted(s))
                 break;                /* short only by the carve limit */
             list_remove(&h->avail[c], s);
             list_push(&h->full[c], s, HAK_LIST_FULL);
         }
-        if (l->count > 0)
+        if (hak_sll_count(l) > 0)
             return hak_sll_pop(l);
         if (scan_full(h, c))
             continue;
@@ -212,7 +212,7 @@ void hak_tiny_free_slow(hak_heap_t *h, void *p)
     if (owner == h && h->kind == HAK_HEAP_THREAD) {
         heap_enter(h);
         hak_sll_t *l = &h->sll[s->cls];
-        if (l->count >= l->cap)
+        if (l->room == 0)
             spill(h, s->cls, hak_classes[s->cls].batch);
         hak_sll_push(l, p);
         HAK_COUNT(free_tls_sll);

@@ -28,6 +28,33 @@ START_TEST(test_class_sizes_are_16_byte_multiples_and_increasing)
 }
 END_TEST
 
+/* The free path's block check is one multiply and one compare
+ * (hak_span_is_block); it must agree with offset % bsize == 0 and
+ * offset / bsize < capacity at every byte of a 2 MiB span, for every
+ * class, and with the widest span a class can have. */
+START_TEST(test_block_check_agrees_with_division_at_every_offset)
+{
+    unit_init();
+    for (unsigned c = 0; c < HAK_NCLASS; c++) {
+        hak_span_t s;
+        memset(&s, 0, sizeof s);
+        for (unsigned nslabs = hak_classes[c].nslabs; nslabs <= HAK_SS_SLABS; nslabs += HAK_SS_SLABS - 1) {
+            uintptr_t start = (uintptr_t)1 << 40;
+            hak_span_init(&s, c, start, nslabs);
+            size_t bytes = (size_t)nslabs << HAK_SLAB_SHIFT, bad = SIZE_MAX;
+            uint32_t b = hak_classes[c].bsize;
+            for (size_t off = 0; off < bytes && bad == SIZE_MAX; off++) {
+                bool want = off % b == 0 && off / b < s.capacity;
+                if (hak_span_is_block(&s, start + off) != want)
+                    bad = off;
+            }
+            ck_assert_msg(bad == SIZE_MAX, "class %u (%u B), %u slabs: offset %zu misjudged", c, b, nslabs, bad);
+        }
+    }
+    ck_assert(!hak_span_is_block(&hak_span_none, (uintptr_t)1 << 40));
+}
+END_TEST
+
 START_TEST(test_waste_above_128_bytes_is_at_most_a_quarter)
 {
     unit_init();
@@ -76,6 +103,7 @@ static Suite *suite(void)
     UNIT_TEST(tc, test_every_size_gets_smallest_fitting_class);
     UNIT_TEST(tc, test_class_sizes_are_16_byte_multiples_and_increasing);
     UNIT_TEST(tc, test_waste_above_128_bytes_is_at_most_a_quarter);
+    UNIT_TEST(tc, test_block_check_agrees_with_division_at_every_offset);
     UNIT_TEST(tc, test_span_holds_several_blocks_and_fits_a_superslab);
     UNIT_TEST(tc, test_aligned_class_has_only_aligned_blocks);
     suite_add_tcase(s, tc);

@@ -19,7 +19,7 @@ START_TEST(test_first_malloc_refills_a_batch)
     unit_init();
     unsigned c = hak_size_class(200);
     void *p = hak_malloc(200);
-    ck_assert_uint_eq(hak_tls_heap->sll[c].count, hak_classes[c].batch - 1);
+    ck_assert_uint_eq(hak_sll_count(&hak_tls_heap->sll[c]), hak_classes[c].batch - 1);
     hak_free(p);
 }
 END_TEST
@@ -34,7 +34,7 @@ START_TEST(test_tls_list_never_exceeds_its_cap)
         v[i] = hak_malloc(64);
     for (unsigned i = 0; i < n; i++) {
         hak_free(v[i]);
-        ck_assert_uint_le(hak_tls_heap->sll[c].count, hak_classes[c].cap);
+        ck_assert_uint_le(hak_sll_count(&hak_tls_heap->sll[c]), hak_classes[c].cap);
     }
     free(v);
 }
