@@ -58,9 +58,9 @@ variant build-debug --enable-debug --enable-debug-counters
 # The sanitizer builds run the whole suite: what cannot run under one skips
 # and says why (the interposer's tests under address and thread, whose
 # runtimes replace malloc; the fork tests under thread, and test_fork under
-# address).  Their `make check` took here, on 2 shared cores: thread 5 min,
-# undefined 7 min (of which programs.sh 5.5), address 3 min; each build
-# about 1.5 min more.
+# address).  Their `make check` took here, on 2 shared cores: thread 3.5
+# to 5 min, undefined 7 min (of which programs.sh 5.5), address 1 to 3 min;
+# each build about 1.5 min more.
 for san in ${SANITIZERS-thread undefined address}; do
     variant "build-$san" --enable-sanitizer="$san"
 done
