@@ -35,7 +35,10 @@ typedef struct {
 
 static pthread_mutex_t batch_lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned npending;
-static uint64_t pending_since;        /* ms; 0 when nothing is pending */
+/* ms; 0 when nothing is pending.  Written under the lock, read without it
+ * by the decay (hak_batch_oldest_ms): relaxed atomics, plain moves on
+ * x86, so that the unlocked read is well defined. */
+static _Atomic uint64_t pending_since;
 static range_t  retained[MAX_RETAINED];
 static unsigned nretained;
 static size_t   retained_bytes;
@@ -156,7 +159,7 @@ static void flush_locked(void)
             retain_or_unmap(pending[i]);
     atomic_fetch_add_explicit(&hak_stats.batch_flushes, 1, memory_order_relaxed);
     npending = 0;
-    pending_since = 0;
+    atomic_store_explicit(&pending_since, 0, memory_order_relaxed);
 }
 
 static void cancel_locked(uintptr_t s, uintptr_t e);
@@ -183,8 +186,8 @@ static void submit(range_t r)
         flush_locked();
         add_range(pending, &npending, hak_opt.batch_ranges, r);
     }
-    if (pending_since == 0)
-        pending_since = hak_now_ms();
+    if (atomic_load_explicit(&pending_since, memory_order_relaxed) == 0)
+        atomic_store_explicit(&pending_since, hak_now_ms(), memory_order_relaxed);
     if (pending_resident() >= hak_opt.batch_bytes || npending >= hak_opt.batch_ranges)
         flush_locked();
     pthread_mutex_unlock(&batch_lock);
@@ -240,7 +243,7 @@ static void cancel_locked(uintptr_t s, uintptr_t e)
         i++;
     }
     if (npending == 0)
-        pending_since = 0;
+        atomic_store_explicit(&pending_since, 0, memory_order_relaxed);
 }
 
 /* Carves an aligned piece of `size` out of v[i]; false if it has none. */
@@ -317,7 +320,7 @@ void *hak_batch_take(size_t size, size_t align, bool *zero, uint8_t *huge)
             *huge = pending[best].huge;
             if (carve(pending, &npending, MAX_PENDING, (unsigned)best, size, align, &p)) {
                 if (npending == 0)
-                    pending_since = 0;
+                    atomic_store_explicit(&pending_since, 0, memory_order_relaxed);
                 *zero = false;
                 atomic_fetch_add_explicit(&hak_stats.batch_reused, 1, memory_order_relaxed);
             }
@@ -423,7 +426,7 @@ size_t hak_batch_pending(void)
 
 uint64_t hak_batch_oldest_ms(void)
 {
-    return __atomic_load_n(&pending_since, __ATOMIC_RELAXED);
+    return atomic_load_explicit(&pending_since, memory_order_relaxed);
 }
 
 size_t hak_batch_retained(void)

@@ -85,7 +85,10 @@ hak_large_t *hak_bigcache_take(size_t size, size_t align, const void *site)
     if (c >= HAK_BC_NCLASS)
         return NULL;
     unsigned last = c + 2 < HAK_BC_NCLASS ? c + 2 : HAK_BC_NCLASS - 1;
-    while (c <= last && classes[c].head == NULL)   /* racy peek: a miss takes no lock */
+    /* Racy peek, so that a miss takes no lock: oldest_ms, a relaxed atomic
+     * kept under the lock, is UINT64_MAX exactly when the class is empty. */
+    while (c <= last &&
+           atomic_load_explicit(&classes[c].oldest_ms, memory_order_relaxed) == UINT64_MAX)
         c++;
     if (c > last) {
         atomic_fetch_add_explicit(&hak_stats.bc_misses, 1, memory_order_relaxed);

@@ -363,7 +363,15 @@ int main(int argc, char **argv)
                atomic_load(&count.short_usable), first_error);
         ok = 0;
     }
-    if (late_peak > warm_peak + warm_peak / 4 + 32 * MiB) {
+    /* ThreadSanitizer keeps shadow memory for every address ever accessed
+     * until it is unmapped, and hakmem keeps released address space mapped
+     * (madvise, retention): RSS grows round after round whatever hakmem
+     * does (seen here: +32 % from round 4 to round 8). */
+    const char *san = getenv("HAK_TEST_SANITIZER");
+    if (san != NULL && strcmp(san, "thread") == 0)
+        printf("stress: RSS bound not checked under -fsanitize=thread: ThreadSanitizer's shadow of every "
+               "address ever touched stays resident\n");
+    else if (late_peak > warm_peak + warm_peak / 4 + 32 * MiB) {
         printf("FAIL: RSS not bounded: peak %zu KiB in the first %d round(s), %zu KiB later\n", warm_peak / 1024,
                warm, late_peak / 1024);
         ok = 0;
