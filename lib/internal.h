@@ -159,6 +159,7 @@ bool   hak_os_advise(void *p, size_t size, int advice);  /* counted */
 bool   hak_os_try_unmap(void *p, size_t size);
 void   hak_fatal(const char *what, const void *ptr) HAK_NORETURN HAK_COLD;
 void   hak_warn(const char *msg);
+void   hak_warnf(const char *fmt, ...) __attribute__((format(printf, 1, 2))); /* %s only */
 void   hak_write_str(int fd, const char *s);
 size_t hak_fmt_u64(char *buf, uint64_t v);
 size_t hak_fmt_hex(char *buf, uintptr_t v);
@@ -188,6 +189,8 @@ typedef struct hak_options_s {
     uint32_t elo_explore;             /* percent of epochs that explore */
     uint32_t elo_fault_ns;            /* cost of one page fault */
     uint32_t elo_hold_ns;             /* cost of holding 1 MiB for 1 s */
+    bool     verbose;                 /* list build and options at init */
+    const char *stats_file;           /* NULL: stderr; points into environ */
 } hak_options_t;
 extern hak_options_t hak_opt;
 void hak_options_init(void);
@@ -361,6 +364,7 @@ typedef struct hak_stats_s {
 extern hak_stats_t hak_stats;
 void hak_stats_add(_Atomic uint64_t *c, int64_t delta, _Atomic uint64_t *peak);
 void hak_stats_report(int fd);
+void hak_stats_exit_report(void);     /* HAKMEM_STATS=1: to HAKMEM_STATS_FILE or stderr */
 
 #if HAKMEM_DEBUG_COUNTERS
 #define HAK_COUNTERS(X) \
