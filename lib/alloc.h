@@ -92,7 +92,7 @@ static inline void hak_free_inline(void *p)
             if (likely(hak_span_is_block(s, a) && l->count < l->cap &&
                        ((void **)p)[1] != (void *)hak_free_tag)) {
                 hak_sll_push(l, p);
-                HAK_COUNT(free_tls_sll);
+                HAK_COUNT_HEAP(h, free_tls_sll, 1);   /* h owns a span: a thread heap */
                 return;
             }
         }

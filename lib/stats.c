@@ -12,6 +12,8 @@
 
 hak_stats_t hak_stats;
 #if HAKMEM_DEBUG_COUNTERS
+/* Thread heaps count for themselves (heap.c sums them); this holds the
+ * counts of threads that had no heap and of heaps since retired. */
 hak_counters_t hak_counters;
 #endif
 
@@ -138,9 +140,17 @@ void hak_stats_report(int fd)
     line(fd, "bytes retained", hak_batch_retained());
     elo_report(fd);
 #if HAKMEM_DEBUG_COUNTERS
-    hak_write_str(fd, "debug counters\n");
-#define HAK_X(n) line(fd, #n, atomic_load_explicit(&hak_counters.n, memory_order_relaxed));
-    HAK_COUNTERS(HAK_X)
+    hak_counter_totals_t t;
+    hak_heap_counters_sum(&t);
+#define HAK_X(n) line(fd, #n, t.n);
+    hak_write_str(fd, "debug counters: refill stages\n");
+    HAK_COUNTERS_REFILL(HAK_X)
+    hak_write_str(fd, "debug counters: free pipeline\n");
+    HAK_COUNTERS_FREE(HAK_X)
+    hak_write_str(fd, "debug counters: early returns\n");
+    HAK_COUNTERS_EARLY(HAK_X)
+    hak_write_str(fd, "debug counters: spills\n");
+    HAK_COUNTERS_SPILL(HAK_X)
 #undef HAK_X
 #endif
     hak_write_str(fd, "options\n");
