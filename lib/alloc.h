@@ -117,7 +117,7 @@ static inline void hak_free_inline(void *p)
                 } else {
                     hak_sll_link(p, l->head);
                     l->head = p;
-                    HAK_COUNT(free_tls_sll);
+                    HAK_COUNT_HEAP(h, free_tls_sll, 1);   /* h owns a span: a thread heap */
                     return;
                 }
             }

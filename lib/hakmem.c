@@ -34,7 +34,7 @@ static void stats_at_exit(void) __attribute__((destructor));
 static void stats_at_exit(void)
 {
     if (atomic_load(&hak_ready) && hak_opt.stats)
-        hak_stats_report(2);
+        hak_stats_exit_report();
 }
 
 bool hak_init_slow(void)

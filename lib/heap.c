@@ -54,10 +54,43 @@ static void heap_teardown(hak_heap_t *h)
     hak_tiny_orphan_all(h);
 }
 
+#if HAKMEM_DEBUG_COUNTERS
+/* Under heaps_lock, in the same critical section as the unlink, so that
+ * hak_heap_counters_sum sees a heap's counts exactly once. */
+static void counters_fold(hak_heap_t *h)
+{
+#define HAK_X(n) \
+    atomic_fetch_add_explicit(&hak_counters.n, \
+                              atomic_load_explicit(&h->counters.n, memory_order_relaxed), \
+                              memory_order_relaxed); \
+    atomic_store_explicit(&h->counters.n, 0, memory_order_relaxed);
+    HAK_COUNTERS(HAK_X)
+#undef HAK_X
+}
+
+/* Retired heaps and heapless threads, plus every live heap. */
+void hak_heap_counters_sum(hak_counter_totals_t *out)
+{
+    pthread_mutex_lock(&heaps_lock);
+#define HAK_X(n) out->n = atomic_load_explicit(&hak_counters.n, memory_order_relaxed);
+    HAK_COUNTERS(HAK_X)
+#undef HAK_X
+    for (hak_heap_t *h = heaps; h != NULL; h = h->next_heap) {
+#define HAK_X(n) out->n += atomic_load_explicit(&h->counters.n, memory_order_relaxed);
+        HAK_COUNTERS(HAK_X)
+#undef HAK_X
+    }
+    pthread_mutex_unlock(&heaps_lock);
+}
+#else
+#define counters_fold(h) ((void)0)
+#endif
+
 static void heap_retire(hak_heap_t *h)
 {
     pthread_mutex_lock(&heaps_lock);
     heap_unlink(h);
+    counters_fold(h);
     h->next_heap = heaps_free;
     heaps_free = h;
     pthread_mutex_unlock(&heaps_lock);
@@ -168,6 +201,7 @@ void hak_heap_fork_child(void)
             continue;
         if (atomic_load_explicit(&h->busy, memory_order_relaxed)) {
             heap_unlink(h);
+            counters_fold(h);
             atomic_fetch_sub_explicit(&hak_stats.heaps, 1, memory_order_relaxed);
             continue;
         }

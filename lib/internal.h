@@ -134,6 +134,25 @@ typedef struct hak_sll_s {
 
 static inline uint32_t hak_sll_count(const hak_sll_t *l) { return l->cap - l->room; }
 
+/* Debug counters of the allocation pipeline, by report section (the
+ * names are those of the report); see HAK_COUNT below. */
+#if HAKMEM_DEBUG_COUNTERS
+#define HAK_COUNTERS_REFILL(X) \
+    X(refill_local) X(refill_remote) X(refill_carve) X(refill_partial) \
+    X(refill_full_scan) X(refill_adopt) X(refill_new_span) X(refill_new_ss)
+#define HAK_COUNTERS_FREE(X) \
+    X(free_tls_sll) X(free_ss_local) X(free_ss_remote) X(free_large) X(free_invalid)
+#define HAK_COUNTERS_EARLY(X) X(malloc_zero) X(free_null) X(realloc_inplace)
+#define HAK_COUNTERS_SPILL(X) X(spill)
+#define HAK_COUNTERS(X) \
+    HAK_COUNTERS_REFILL(X) HAK_COUNTERS_FREE(X) HAK_COUNTERS_EARLY(X) HAK_COUNTERS_SPILL(X)
+typedef struct {
+#define HAK_X(n) _Atomic uint64_t n;
+    HAK_COUNTERS(HAK_X)
+#undef HAK_X
+} hak_counters_t;
+#endif
+
 /* A thread's heap: the tls_sll front end and the spans the thread owns. */
 struct hak_heap_s {
     hak_sll_t   sll[HAK_NCLASS];
@@ -142,6 +161,9 @@ struct hak_heap_s {
     hak_heap_t *next_heap, *prev_heap;
     int         kind;                 /* HAK_HEAP_* */
     _Atomic int busy;                 /* span lists being changed (see tiny.c) */
+#if HAKMEM_DEBUG_COUNTERS
+    hak_counters_t counters;          /* written by the owner thread only */
+#endif
 };
 enum { HAK_HEAP_THREAD = 0, HAK_HEAP_SHARED, HAK_HEAP_SENTINEL };
 
@@ -164,6 +186,7 @@ bool   hak_os_advise(void *p, size_t size, int advice);  /* counted */
 bool   hak_os_try_unmap(void *p, size_t size);
 void   hak_fatal(const char *what, const void *ptr) HAK_NORETURN HAK_COLD;
 void   hak_warn(const char *msg);
+void   hak_warnf(const char *fmt, ...) __attribute__((format(printf, 1, 2))); /* %s only */
 void   hak_write_str(int fd, const char *s);
 size_t hak_fmt_u64(char *buf, uint64_t v);
 size_t hak_fmt_hex(char *buf, uintptr_t v);
@@ -193,6 +216,8 @@ typedef struct hak_options_s {
     uint32_t elo_explore;             /* percent of epochs that explore */
     uint32_t elo_fault_ns;            /* cost of one page fault */
     uint32_t elo_hold_ns;             /* cost of holding 1 MiB for 1 s */
+    bool     verbose;                 /* list build and options at init */
+    const char *stats_file;           /* NULL: stderr; points into environ */
 } hak_options_t;
 extern hak_options_t hak_opt;
 void hak_options_init(void);
@@ -367,23 +392,35 @@ typedef struct hak_stats_s {
 extern hak_stats_t hak_stats;
 void hak_stats_add(_Atomic uint64_t *c, int64_t delta, _Atomic uint64_t *peak);
 void hak_stats_report(int fd);
+void hak_stats_exit_report(void);     /* HAKMEM_STATS=1: to HAKMEM_STATS_FILE or stderr */
 
 #if HAKMEM_DEBUG_COUNTERS
-#define HAK_COUNTERS(X) \
-    X(malloc_zero) X(free_null) X(realloc_inplace) \
-    X(refill_local) X(refill_remote) X(refill_carve) X(refill_partial) \
-    X(refill_full_scan) X(refill_adopt) X(refill_new_span) X(refill_new_ss) \
-    X(free_tls_sll) X(free_ss_local) X(free_ss_remote) X(free_large) X(free_invalid) \
-    X(spill)
-typedef struct { 
-#define HAK_X(n) _Atomic uint64_t n;
+extern hak_counters_t hak_counters;   /* heapless threads, and retired heaps */
+typedef struct {
+#define HAK_X(n) uint64_t n;
     HAK_COUNTERS(HAK_X)
 #undef HAK_X
-} hak_counters_t;
-extern hak_counters_t hak_counters;
-#define HAK_COUNT(n) atomic_fetch_add_explicit(&hak_counters.n, 1, memory_order_relaxed)
-#define HAK_COUNT_N(n, k) atomic_fetch_add_explicit(&hak_counters.n, (k), memory_order_relaxed)
+} hak_counter_totals_t;
+void hak_heap_counters_sum(hak_counter_totals_t *out); /* heap.c */
+/* The owner thread is the only writer of its heap's counters, so an
+ * increment needs no read-modify-write: a relaxed load and store compile
+ * to a plain add, and keep the report's reads from other threads free of
+ * data races.  A thread without a heap of its own (before its first
+ * allocation, after its exit) counts in the global totals. */
+#define HAK_COUNT_HEAP(h, n, k) \
+    atomic_store_explicit(&(h)->counters.n, \
+                          atomic_load_explicit(&(h)->counters.n, memory_order_relaxed) + (k), \
+                          memory_order_relaxed)
+#define HAK_COUNT_N(n, k) do { \
+        hak_heap_t *hc_ = hak_tls_heap; \
+        if (likely(hc_->kind == HAK_HEAP_THREAD)) \
+            HAK_COUNT_HEAP(hc_, n, k); \
+        else \
+            atomic_fetch_add_explicit(&hak_counters.n, (k), memory_order_relaxed); \
+    } while (0)
+#define HAK_COUNT(n) HAK_COUNT_N(n, 1)
 #else
+#define HAK_COUNT_HEAP(h, n, k) ((void)0)
 #define HAK_COUNT(n) ((void)0)
 #define HAK_COUNT_N(n, k) ((void)0)
 #endif

@@ -1,7 +1,8 @@
 /* options.c — the HAKMEM_* environment options: one table, parsed once at
  * initialisation straight from `environ` (getenv is fine too, but the
  * table lets us warn about misspelt names).  A bad value is reported with
- * its valid range and the default is kept. */
+ * its valid range and the default is kept.  HAKMEM_VERBOSE=1 lists the
+ * result.  Nothing here allocates: this may run inside the first malloc. */
 #include "internal.h"
 
 #include <string.h>
@@ -32,9 +33,13 @@ hak_options_t hak_opt = {
     .elo_explore = 10,
     .elo_fault_ns = 0,
     .elo_hold_ns = 1000000,
+    .verbose = false,
+    .stats_file = NULL,
 };
 
-typedef enum { OPT_BOOL, OPT_U32, OPT_SIZE } opt_type_t;
+/* OPT_STRING values point into environ: nothing is copied, so nothing is
+ * allocated. */
+typedef enum { OPT_BOOL, OPT_U32, OPT_SIZE, OPT_STRING } opt_type_t;
 
 typedef struct {
     const char *name;
@@ -43,6 +48,22 @@ typedef struct {
     uint64_t    min, max;
     const char *help;
 } opt_desc_t;
+
+#if HAKMEM_SUPERSLAB
+#define HAKMEM_SUPERSLAB_STR "on"
+#else
+#define HAKMEM_SUPERSLAB_STR "off"
+#endif
+#if HAKMEM_DEBUG
+#define HAKMEM_DEBUG_STR "on"
+#else
+#define HAKMEM_DEBUG_STR "off"
+#endif
+#if HAKMEM_DEBUG_COUNTERS
+#define HAKMEM_DEBUG_COUNTERS_STR "on"
+#else
+#define HAKMEM_DEBUG_COUNTERS_STR "off"
+#endif
 
 #define KiB ((uint64_t)1 << 10)
 #define MiB ((uint64_t)1 << 20)
@@ -53,6 +74,10 @@ static const opt_desc_t options[] = {
       "take slabs from 2 MiB SuperSlabs (1) or map each slab on its own (0)" },
     { "HAKMEM_STATS", OPT_BOOL, &hak_opt.stats, 0, 1,
       "print the statistics report to stderr at exit" },
+    { "HAKMEM_STATS_FILE", OPT_STRING, &hak_opt.stats_file, 0, 0,
+      "write the HAKMEM_STATS report to this file (%p: the pid), not stderr" },
+    { "HAKMEM_VERBOSE", OPT_BOOL, &hak_opt.verbose, 0, 1,
+      "list the build configuration and every option's value at initialisation" },
     { "HAKMEM_SS_CACHE", OPT_U32, &hak_opt.ss_cache, 0, 1024,
       "empty SuperSlabs kept mapped for reuse" },
     { "HAKMEM_MID_MAX", OPT_U32, &hak_opt.mid_max, HAK_TINY_MAX, HAK_MID_MAX,
@@ -88,6 +113,30 @@ static const opt_desc_t options[] = {
     { "HAKMEM_ELO_HOLD_NS", OPT_U32, &hak_opt.elo_hold_ns, 0, 1000000000,
       "tournament cost of holding 1 MiB in BigCache for 1 s, in ns" },
 };
+
+/* ASCII only: strcasecmp would consult the locale, which the program may
+ * not have set up yet. */
+static bool word_is(const char *s, const char *word)
+{
+    for (; *word; s++, word++)
+        if ((*s >= 'A' && *s <= 'Z' ? *s - 'A' + 'a' : *s) != *word)
+            return false;
+    return *s == '\0';
+}
+
+/* The spellings people use in shell scripts and unit files. */
+static bool parse_bool(const char *s, uint64_t *out)
+{
+    static const char *const yes[] = { "1", "yes", "on", "true" };
+    static const char *const no[] = { "0", "no", "off", "false" };
+    for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++) {
+        if (word_is(s, yes[i]) || word_is(s, no[i])) {
+            *out = word_is(s, yes[i]);
+            return true;
+        }
+    }
+    return false;
+}
 
 /* Decimal, with a K, M or G suffix (powers of 1024) for sizes. */
 static bool parse_num(const char *s, bool suffix, uint64_t *out)
@@ -141,29 +190,28 @@ static void fmt_value(const opt_desc_t *o, char *buf, uint64_t v)
 
 static void warn_bad(const opt_desc_t *o, const char *val)
 {
-    char msg[256], num[24];
-    msg[0] = '\0';
-    strncat(msg, o->name, 64);
-    strcat(msg, "=");
-    strncat(msg, val, 40);
-    strcat(msg, " is not valid (");
+    char range[64], num[24];
     if (o->type == OPT_BOOL) {
-        strcat(msg, "0 or 1");
+        strcpy(range, "0/1, no/yes, off/on, false/true");
     } else {
-        fmt_value(o, num, o->min);
-        strcat(msg, num);
-        strcat(msg, "..");
+        fmt_value(o, range, o->min);
+        strcat(range, "..");
         fmt_value(o, num, o->max);
-        strcat(msg, num);
+        strcat(range, num);
     }
-    strcat(msg, "); using the default");
-    hak_warn(msg);
+    hak_warnf("%s=%s is not valid (%s); using the default", o->name, val, range);
 }
 
 static void apply(const opt_desc_t *o, const char *val)
 {
     uint64_t v;
-    if (!parse_num(val, o->type == OPT_SIZE, &v) || v < o->min || v > o->max) {
+    if (o->type == OPT_STRING) {
+        /* empty: as if unset, so `HAKMEM_STATS_FILE= prog` undoes an export */
+        *(const char **)o->value = *val ? val : NULL;
+        return;
+    }
+    bool ok = o->type == OPT_BOOL ? parse_bool(val, &v) : parse_num(val, o->type == OPT_SIZE, &v);
+    if (!ok || v < o->min || v > o->max) {
         warn_bad(o, val);
         return;
     }
@@ -173,6 +221,17 @@ static void apply(const opt_desc_t *o, const char *val)
         *(size_t *)o->value = (size_t)v;
     else
         *(uint32_t *)o->value = (uint32_t)v;
+}
+
+/* What a bug report needs to reproduce the run: how the library was
+ * configured at build time, then the value each option ended up with. */
+static void print_verbose(int fd)
+{
+    hak_write_str(fd, "hakmem " PACKAGE_VERSION ", built with: superslab (default) "
+                  HAKMEM_SUPERSLAB_STR ", debug " HAKMEM_DEBUG_STR
+                  ", debug counters " HAKMEM_DEBUG_COUNTERS_STR "\n");
+    hak_write_str(fd, "hakmem options in effect:\n");
+    hak_options_print(fd);
 }
 
 void hak_options_init(void)
@@ -195,27 +254,35 @@ void hak_options_init(void)
             }
         }
         if (!known) {
-            char msg[160] = "unknown option ";
-            strncat(msg, *e, nlen < 100 ? nlen : 100);
-            strcat(msg, " ignored");
-            hak_warn(msg);
+            char name[101];
+            size_t n = nlen < sizeof name - 1 ? nlen : sizeof name - 1;
+            memcpy(name, *e, n);
+            name[n] = '\0';
+            hak_warnf("unknown option %s ignored", name);
         }
     }
+    if (hak_opt.verbose)
+        print_verbose(2);
 }
 
-/* For the stats report and `hakmem --help`-style listings. */
+/* For the stats report and HAKMEM_VERBOSE. */
 void hak_options_print(int fd)
 {
     for (size_t i = 0; i < sizeof options / sizeof options[0]; i++) {
         char num[24];
         const opt_desc_t *o = &options[i];
-        uint64_t v = o->type == OPT_BOOL ? *(bool *)o->value :
-                     o->type == OPT_SIZE ? *(size_t *)o->value : *(uint32_t *)o->value;
         hak_write_str(fd, "  ");
         hak_write_str(fd, o->name);
         hak_write_str(fd, "=");
-        fmt_value(o, num, v);
-        hak_write_str(fd, num);
+        if (o->type == OPT_STRING) {
+            const char *s = *(const char **)o->value;
+            hak_write_str(fd, s ? s : "");
+        } else {
+            uint64_t v = o->type == OPT_BOOL ? *(bool *)o->value :
+                         o->type == OPT_SIZE ? *(size_t *)o->value : *(uint32_t *)o->value;
+            fmt_value(o, num, v);
+            hak_write_str(fd, num);
+        }
         hak_write_str(fd, "  # ");
         hak_write_str(fd, o->help);
         hak_write_str(fd, "\n");

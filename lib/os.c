@@ -5,6 +5,7 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -264,6 +265,31 @@ void hak_warn(const char *msg)
     line[sizeof pre - 1 + len] = '\n';
     line[sizeof pre + len] = '\0';
     hak_write_str(2, line);
+}
+
+/* hak_warn with %s conversions only, each argument cut to 100 bytes so
+ * that the rest of the message survives a long value.  A format is one
+ * literal, so tests/man.sh finds every message in the sources and checks
+ * that hakmem(7) explains it. */
+void hak_warnf(const char *fmt, ...)
+{
+    char msg[300];
+    size_t n = 0;
+    va_list ap;
+    va_start(ap, fmt);
+    for (const char *f = fmt; *f && n < sizeof msg - 1; f++) {
+        if (f[0] == '%' && f[1] == 's') {
+            const char *a = va_arg(ap, const char *);
+            for (size_t k = 0; a[k] && k < 100 && n < sizeof msg - 1; k++)
+                msg[n++] = a[k];
+            f++;
+        } else {
+            msg[n++] = *f;
+        }
+    }
+    va_end(ap);
+    msg[n] = '\0';
+    hak_warn(msg);
 }
 
 /* Bump allocation from 1 MiB chunks; metadata is small and long-lived

@@ -1,13 +1,19 @@
 /* stats.c — the process-wide counters and the statistics report
- * (HAKMEM_STATS=1 at exit, or hak_stats_print()).  The always-on counters
- * are touched on slow paths only; the debug counters of the fast-path
- * pipeline exist only with --enable-debug-counters. */
+ * (HAKMEM_STATS=1 at exit, to stderr or HAKMEM_STATS_FILE, or
+ * hak_stats_print()).  The always-on counters are touched on slow paths
+ * only; the debug counters of the fast-path pipeline exist only with
+ * --enable-debug-counters. */
 #include "internal.h"
 
+#include <fcntl.h>
+#include <limits.h>
 #include <string.h>
+#include <unistd.h>
 
 hak_stats_t hak_stats;
 #if HAKMEM_DEBUG_COUNTERS
+/* Thread heaps count for themselves (heap.c sums them); this holds the
+ * counts of threads that had no heap and of heaps since retired. */
 hak_counters_t hak_counters;
 #endif
 
@@ -134,11 +140,65 @@ void hak_stats_report(int fd)
     line(fd, "bytes retained", hak_batch_retained());
     elo_report(fd);
 #if HAKMEM_DEBUG_COUNTERS
-    hak_write_str(fd, "debug counters\n");
-#define HAK_X(n) line(fd, #n, atomic_load_explicit(&hak_counters.n, memory_order_relaxed));
-    HAK_COUNTERS(HAK_X)
+    hak_counter_totals_t t;
+    hak_heap_counters_sum(&t);
+#define HAK_X(n) line(fd, #n, t.n);
+    hak_write_str(fd, "debug counters: refill stages\n");
+    HAK_COUNTERS_REFILL(HAK_X)
+    hak_write_str(fd, "debug counters: free pipeline\n");
+    HAK_COUNTERS_FREE(HAK_X)
+    hak_write_str(fd, "debug counters: early returns\n");
+    HAK_COUNTERS_EARLY(HAK_X)
+    hak_write_str(fd, "debug counters: spills\n");
+    HAK_COUNTERS_SPILL(HAK_X)
 #undef HAK_X
 #endif
     hak_write_str(fd, "options\n");
     hak_options_print(fd);
+}
+
+/* HAKMEM_STATS_FILE with each %p replaced by the pid, so that forked
+ * children and the several programs of a pipeline each get a file of
+ * their own; false if it does not fit. */
+static bool stats_path(char *out, size_t size, const char *name)
+{
+    char pid[24];
+    size_t plen = hak_fmt_u64(pid, (uint64_t)getpid()), n = 0;
+    for (const char *s = name; *s; s++) {
+        const char *piece = s;
+        size_t len = 1;
+        if (s[0] == '%' && s[1] == 'p') {
+            piece = pid;
+            len = plen;
+            s++;
+        }
+        if (n + len >= size)
+            return false;
+        memcpy(out + n, piece, len);
+        n += len;
+    }
+    out[n] = '\0';
+    return true;
+}
+
+void hak_stats_exit_report(void)
+{
+    static char path[PATH_MAX];       /* static: destructors may run on a small stack */
+    int fd = 2;
+    if (hak_opt.stats_file != NULL) {
+        /* Appended to: a file named without %p may be shared by a parent
+         * and its children, and no report should wipe out another. */
+        if (stats_path(path, sizeof path, hak_opt.stats_file))
+            fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
+        else
+            fd = -1;
+        if (fd < 0) {
+            hak_warnf("cannot open HAKMEM_STATS_FILE=%s; the report goes to stderr",
+                      hak_opt.stats_file);
+            fd = 2;
+        }
+    }
+    hak_stats_report(fd);
+    if (fd != 2)
+        close(fd);
 }

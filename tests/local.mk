@@ -19,6 +19,9 @@
 #                           output compared with glibc's run
 #   tests/memreturn.sh      freed memory goes back to the kernel while the
 #                           program is idle (bench/memreturn, /proc/self/statm)
+#   tests/options.sh        HAKMEM_* through the launcher: boolean words,
+#                           HAKMEM_VERBOSE lists every option, a bad value
+#                           warns once, HAKMEM_STATS_FILE with %p
 #
 # The shell tests find the interposer through $HAK_PRELOAD, else
 # $(top_builddir)/lib/.libs/libhakmem-malloc.so.
@@ -57,8 +60,8 @@ tests_test_exhaustion_LDADD = lib/libhakmem.la $(CHECK_LIBS)
 TESTS += tests/test_commit tests/test_exhaustion
 endif
 
-TESTS += tests/interposer.sh tests/programs.sh tests/memreturn.sh
-EXTRA_DIST += tests/interposer.sh tests/programs.sh tests/memreturn.sh
+TESTS += tests/interposer.sh tests/programs.sh tests/memreturn.sh tests/options.sh
+EXTRA_DIST += tests/interposer.sh tests/programs.sh tests/memreturn.sh tests/options.sh
 
 # The stress test, through the hak_* API (tests/stress.sh) and through
 # malloc under the interposer (stress-libc, not linked with hakmem;

@@ -48,10 +48,57 @@ END_TEST
 
 START_TEST(test_non_numeric_value_warns_and_keeps_default)
 {
-    setenv("HAKMEM_TINY_USE_SUPERSLAB", "yes", 1);
+    setenv("HAKMEM_TINY_USE_SUPERSLAB", "banana", 1);
     const char *err = init_capturing_stderr();
-    ck_assert_str_eq(err, "hakmem: HAKMEM_TINY_USE_SUPERSLAB=yes is not valid (0 or 1); using the default\n");
+    ck_assert_str_eq(err, "hakmem: HAKMEM_TINY_USE_SUPERSLAB=banana is not valid "
+                          "(0/1, no/yes, off/on, false/true); using the default\n");
     ck_assert(hak_opt.use_superslab == (HAKMEM_SUPERSLAB != 0));
+}
+END_TEST
+
+START_TEST(test_boolean_words)
+{
+    setenv("HAKMEM_DECAY_THREAD", "OFF", 1);
+    setenv("HAKMEM_MADV_FREE", "Yes", 1);
+    setenv("HAKMEM_LARGE_HUGEPAGE", "no", 1);
+    setenv("HAKMEM_ELO", "TRUE", 1);
+    const char *err = init_capturing_stderr();
+    ck_assert_str_eq(err, "");
+    ck_assert(!hak_opt.decay_thread && hak_opt.madv_free);
+    ck_assert(!hak_opt.large_hugepage && hak_opt.elo);
+}
+END_TEST
+
+START_TEST(test_partial_boolean_word_is_not_valid)
+{
+    setenv("HAKMEM_ELO", "tru", 1);
+    setenv("HAKMEM_MADV_FREE", "yess", 1);
+    const char *err = init_capturing_stderr();
+    ck_assert_ptr_nonnull(strstr(err, "HAKMEM_ELO=tru is not valid"));
+    ck_assert_ptr_nonnull(strstr(err, "HAKMEM_MADV_FREE=yess is not valid"));
+    ck_assert(!hak_opt.elo && !hak_opt.madv_free);
+}
+END_TEST
+
+START_TEST(test_string_option_points_into_environ)
+{
+    setenv("HAKMEM_STATS_FILE", "/tmp/report.%p", 1);
+    const char *err = init_capturing_stderr();
+    ck_assert_str_eq(err, "");
+    ck_assert_str_eq(hak_opt.stats_file, "/tmp/report.%p");
+    ck_assert_ptr_eq(hak_opt.stats_file, getenv("HAKMEM_STATS_FILE"));
+}
+END_TEST
+
+START_TEST(test_verbose_lists_build_and_options)
+{
+    setenv("HAKMEM_VERBOSE", "1", 1);
+    setenv("HAKMEM_SS_CACHE", "9", 1);
+    const char *err = init_capturing_stderr();
+    ck_assert_ptr_nonnull(strstr(err, "hakmem " PACKAGE_VERSION ", built with: superslab (default) "));
+    ck_assert_ptr_nonnull(strstr(err, "\n  HAKMEM_SS_CACHE=9  # "));
+    ck_assert_ptr_nonnull(strstr(err, "\n  HAKMEM_VERBOSE=1  # "));
+    ck_assert_ptr_nonnull(strstr(err, "\n  HAKMEM_STATS_FILE=  # "));
 }
 END_TEST
 
@@ -97,6 +144,10 @@ static Suite *suite(void)
     UNIT_TEST(tc, test_valid_values_are_applied);
     UNIT_TEST(tc, test_out_of_range_value_warns_and_keeps_default);
     UNIT_TEST(tc, test_non_numeric_value_warns_and_keeps_default);
+    UNIT_TEST(tc, test_boolean_words);
+    UNIT_TEST(tc, test_partial_boolean_word_is_not_valid);
+    UNIT_TEST(tc, test_string_option_points_into_environ);
+    UNIT_TEST(tc, test_verbose_lists_build_and_options);
     UNIT_TEST(tc, test_empty_value_warns_and_keeps_default);
     UNIT_TEST(tc, test_unknown_option_is_reported_and_ignored);
     UNIT_TEST(tc, test_stats_report_lists_options);

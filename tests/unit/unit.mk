@@ -36,6 +36,13 @@ tests_unit_test_elo_LDADD = $(unit_ldadd) -lm
 tests_unit_test_options_SOURCES = tests/unit/test_options.c tests/unit/unit.h
 tests_unit_test_options_CFLAGS = $(unit_cflags)
 tests_unit_test_options_LDADD = $(unit_ldadd)
+# Only a build with the counters has them to check.
+if DEBUG_COUNTERS
+unit_suites += tests/unit/test_counters
+endif
+tests_unit_test_counters_SOURCES = tests/unit/test_counters.c tests/unit/unit.h
+tests_unit_test_counters_CFLAGS = $(unit_cflags)
+tests_unit_test_counters_LDADD = $(unit_ldadd)
 TESTS += $(unit_suites) tests/unit/standalone.sh
 EXTRA_DIST += tests/unit/standalone.sh
 endif
