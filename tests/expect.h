@@ -6,6 +6,7 @@
 #define HAKMEM_TESTS_EXPECT_H
 
 #include <check.h>
+#include "sanitizer.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,18 +74,5 @@ static inline double timeout_at_least(double want)
     return want;
 }
 
-/* A build configured with --enable-sanitizer=NAME runs its tests with
- * HAK_TEST_SANITIZER=NAME.  A check that cannot run under that sanitizer
- * returns at once, printing one line that says so (Check has no "skipped"
- * result: it counts as passed). */
-#define SKIP_UNDER_SANITIZER(name, why)                                                  \
-    do {                                                                                 \
-        const char *sk_san_ = getenv("HAK_TEST_SANITIZER");                              \
-        if (sk_san_ != NULL && strcmp(sk_san_, (name)) == 0) {                           \
-            fprintf(stderr, "%s: skipped under -fsanitize=%s: %s\n", __func__, sk_san_,  \
-                    (why));                                                              \
-            return;                                                                      \
-        }                                                                                \
-    } while (0)
 
 #endif

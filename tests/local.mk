@@ -67,10 +67,10 @@ EXTRA_DIST += tests/interposer.sh tests/programs.sh tests/memreturn.sh tests/opt
 # malloc under the interposer (stress-libc, not linked with hakmem;
 # tests/stress-interposer.sh), both in a short setting.
 check_PROGRAMS += tests/stress tests/stress-libc
-tests_stress_SOURCES = tests/stress.c tests/pattern.h
+tests_stress_SOURCES = tests/stress.c tests/pattern.h tests/sanitizer.h
 tests_stress_CFLAGS = $(AM_CFLAGS) $(PTHREAD_CFLAGS)
 tests_stress_LDADD = lib/libhakmem.la $(PTHREAD_LIBS)
-tests_stress_libc_SOURCES = tests/stress.c tests/pattern.h
+tests_stress_libc_SOURCES = tests/stress.c tests/pattern.h tests/sanitizer.h
 tests_stress_libc_CFLAGS = $(AM_CFLAGS) $(PTHREAD_CFLAGS) -DSTRESS_LIBC -fno-builtin
 tests_stress_libc_LDADD = $(PTHREAD_LIBS) -ldl
 TESTS += tests/stress.sh tests/stress-interposer.sh
@@ -78,7 +78,7 @@ EXTRA_DIST += tests/stress.sh tests/stress-interposer.sh
 
 # `man hakmem` shows the tuning text of hakmem(7) (tests/man.sh).
 TESTS += tests/man.sh
-EXTRA_DIST += tests/man.sh
+EXTRA_DIST += tests/man.sh tests/sanitizer.h
 
 # The release number agrees everywhere it is written (tests/version.sh).
 TESTS += tests/version.sh

@@ -41,6 +41,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sanitizer.h"
+
 #include "pattern.h"
 
 #ifdef STRESS_LIBC
@@ -367,8 +369,7 @@ int main(int argc, char **argv)
      * until it is unmapped, and hakmem keeps released address space mapped
      * (madvise, retention): RSS grows round after round whatever hakmem
      * does (seen here: +32 % from round 4 to round 8). */
-    const char *san = getenv("HAK_TEST_SANITIZER");
-    if (san != NULL && strcmp(san, "thread") == 0)
+    if (under_sanitizer("thread"))
         printf("stress: RSS bound not checked under -fsanitize=thread: ThreadSanitizer's shadow of every "
                "address ever touched stays resident\n");
     else if (late_peak > warm_peak + warm_peak / 4 + 32 * MiB) {

@@ -377,14 +377,10 @@ static Suite *exhaustion_suite(void)
 
 int main(void)
 {
-    /* Exit status 77 is automake's SKIP. */
-    const char *san = getenv("HAK_TEST_SANITIZER");
-    if (san != NULL && (strcmp(san, "thread") == 0 || strcmp(san, "address") == 0)) {
-        printf("SKIP: exhaustion of address space and mappings under -fsanitize=%s: the sanitizer's runtime maps shadow memory of its "
-               "own, which these limits starve before hakmem (and the forks it makes are "
-               "unsupported there)\n", san);
-        return 77;
-    }
+    static const char why[] = "the sanitizer's runtime maps shadow memory of its own, which these "
+                              "limits starve before hakmem (and the forks it makes are unsupported there)";
+    SKIP_PROGRAM_UNDER_SANITIZER("thread", "exhaustion of address space and mappings", why);
+    SKIP_PROGRAM_UNDER_SANITIZER("address", "exhaustion of address space and mappings", why);
     struct rlimit rl = { 0, 0 };
     setrlimit(RLIMIT_CORE, &rl);
     SRunner *sr = srunner_create(exhaustion_suite());

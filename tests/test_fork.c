@@ -341,23 +341,17 @@ static Suite *fork_suite(void)
 
 int main(void)
 {
-    /* Exit status 77 is automake's SKIP. */
-    const char *san = getenv("HAK_TEST_SANITIZER");
-    if (san != NULL && strcmp(san, "thread") == 0) {
-        printf("SKIP: fork under load under -fsanitize=thread: ThreadSanitizer does not support fork() "
-               "in a multi-threaded process, and hakmem's fork handler holds more locks at once (74) "
-               "than its deadlock detector tracks (64)\n");
-        return 77;
-    }
-    if (san != NULL && strcmp(san, "address") == 0) {
-        /* Seen here: child threads waiting forever on a lock of ASan's
-         * allocator; ASan takes its locks across fork() only since LLVM 18
-         * (llvm/llvm-project#75290), after gcc 12's and clang 14's. */
-        printf("SKIP: fork under load under -fsanitize=address: this ASan's own allocator is not fork-safe "
-               "(a child of a multi-threaded parent can deadlock in it), and its quarantine and shadow "
-               "make the parent's RSS bound meaningless\n");
-        return 77;
-    }
+    SKIP_PROGRAM_UNDER_SANITIZER("thread", "fork under load",
+                                 "ThreadSanitizer does not support fork() in a multi-threaded process, "
+                                 "and hakmem's fork handler holds more locks at once (74) than its "
+                                 "deadlock detector tracks (64)");
+    /* Seen here: child threads waiting forever on a lock of ASan's
+     * allocator; ASan takes its locks across fork() only since LLVM 18
+     * (llvm/llvm-project#75290), after gcc 12's and clang 14's. */
+    SKIP_PROGRAM_UNDER_SANITIZER("address", "fork under load",
+                                 "this ASan's own allocator is not fork-safe (a child of a multi-threaded "
+                                 "parent can deadlock in it), and its quarantine and shadow make the "
+                                 "parent's RSS bound meaningless");
     struct rlimit rl = { 0, 0 };
     setrlimit(RLIMIT_CORE, &rl);
     SRunner *sr = srunner_create(fork_suite());

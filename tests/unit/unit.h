@@ -5,6 +5,7 @@
 
 #include "../../lib/alloc.h"
 #include <check.h>
+#include "../sanitizer.h"
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,16 +34,4 @@ static inline void unit_init(void)
 
 #define UNIT_TEST(tc, fn) tcase_add_test(tc, fn)
 
-/* As in tests/expect.h: under --enable-sanitizer=NAME (HAK_TEST_SANITIZER
- * in the test environment) a check that cannot run returns at once,
- * printing one line that says why. */
-#define SKIP_UNDER_SANITIZER(name, why)                                                  \
-    do {                                                                                 \
-        const char *sk_san_ = getenv("HAK_TEST_SANITIZER");                              \
-        if (sk_san_ != NULL && strcmp(sk_san_, (name)) == 0) {                           \
-            fprintf(stderr, "%s: skipped under -fsanitize=%s: %s\n", __func__, sk_san_,  \
-                    (why));                                                              \
-            return;                                                                      \
-        }                                                                                \
-    } while (0)
 #endif
