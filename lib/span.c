@@ -89,6 +89,8 @@ unsigned hak_span_take(hak_span_t *s, hak_sll_t *l, unsigned want)
     }
     l->room -= got;
     s->used += got;
+    if (got > 0)
+        hak_stats_add(&hak_class_stats[s->cls].out, got, &hak_class_stats[s->cls].out_peak);
     return got;
 }
 
@@ -99,6 +101,7 @@ void hak_span_free_local(hak_span_t *s, void *p)
     s->free = p;
     hak_assert(s->used > 0);
     s->used--;
+    hak_stats_add(&hak_class_stats[s->cls].out, -1, NULL);
 }
 
 /* Treiber stack push; the owner takes the whole stack with one exchange,
@@ -134,5 +137,6 @@ unsigned hak_span_drain_remote(hak_span_t *s)
     *(void **)last = hak_link_encode(last, s->free);
     s->free = (void *)list;
     s->used -= n;
+    hak_stats_add(&hak_class_stats[s->cls].out, -(int64_t)n, NULL);
     return n;
 }
