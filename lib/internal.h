@@ -435,6 +435,16 @@ typedef struct hak_stats_summary_s {
     uint64_t remote_frees, page_faults, peak_rss_bytes;
 } hak_stats_summary_t;
 void hak_stats_summary(hak_stats_summary_t *s, hak_class_totals_t t[HAK_NCLASS]);
+/* glibc's mallinfo figures (malloc.c; see man/hakmem.3). */
+typedef struct hak_mallinfo_s {
+    uint64_t arena;       /* slab memory mapped: SuperSlabs, standalone slabs */
+    uint64_t uordblks;    /* bytes of slab blocks out of their spans (thread caches too) */
+    uint64_t hblks;       /* live large blocks */
+    uint64_t hblkhd;      /* bytes mapped for them */
+    uint64_t keepcost;    /* what hak_trim would give back: BigCache + pending */
+    uint64_t usmblks;     /* peak of mapped bytes */
+} hak_mallinfo_t;
+void hak_stats_mallinfo(hak_mallinfo_t *m);
 void hak_stats_add(_Atomic uint64_t *c, int64_t delta, _Atomic uint64_t *peak);
 void hak_stats_report(int fd);
 void hak_stats_exit_report(void);     /* HAKMEM_STATS=1: to HAKMEM_STATS_FILE or stderr */

@@ -175,6 +175,20 @@ static void classes_report(int fd)
     line(fd, "peak RSS bytes", s.peak_rss_bytes);
 }
 
+/* Lock-free but for BigCache's and the batch's: a snapshot of counters. */
+void hak_stats_mallinfo(hak_mallinfo_t *m)
+{
+    m->arena = LOAD(slab_mapped);
+    m->uordblks = 0;
+    for (unsigned c = 0; c < HAK_NCLASS; c++)
+        m->uordblks += atomic_load_explicit(&hak_class_stats[c].out, memory_order_relaxed) *
+                       hak_classes[c].bsize;
+    m->hblks = LOAD(large_live);
+    m->hblkhd = LOAD(large_live_mapped);
+    m->keepcost = hak_bigcache_held() + hak_batch_pending();
+    m->usmblks = LOAD(mapped_peak);
+}
+
 /* First version of struct hak_stats: its last field is peak_rss_bytes.
  * Later versions only append, so a caller built against this one keeps
  * getting the fields it knows. */
