@@ -94,6 +94,8 @@ unsigned hak_span_take(hak_span_t *s, hak_sll_t *l, unsigned want)
     return got;
 }
 
+/* The caller subtracts the block from hak_class_stats[cls].out (spill
+ * does it once for a whole batch: one atomic, not one per block). */
 void hak_span_free_local(hak_span_t *s, void *p)
 {
     *(void **)p = hak_link_encode(p, s->free);
@@ -101,7 +103,6 @@ void hak_span_free_local(hak_span_t *s, void *p)
     s->free = p;
     hak_assert(s->used > 0);
     s->used--;
-    hak_stats_add(&hak_class_stats[s->cls].out, -1, NULL);
 }
 
 /* Treiber stack push; the owner takes the whole stack with one exchange,

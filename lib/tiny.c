@@ -190,8 +190,10 @@ static void spill(hak_heap_t *h, unsigned c, unsigned n)
         HAK_COUNT(free_ss_local);
         span_settle(h, s);
     }
-    if (spilled > 0)
+    if (spilled > 0) {
         HAK_COUNT_OWN(h->cls_counts[c].spilled, spilled);
+        hak_stats_add(&hak_class_stats[c].out, -(int64_t)spilled, NULL);
+    }
 }
 
 /* A free into an orphan (a span of an exited thread) goes on its remote
