@@ -15,6 +15,7 @@
 #define HAKMEM_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -48,6 +49,31 @@ void  hak_free_at(void *ptr, const void *site);
 /* Writes the statistics report (the same as HAKMEM_STATS=1 prints at exit)
  * to file descriptor `fd`. */
 void  hak_stats_print(int fd);
+
+/* Figures of the statistics report, for a program to read (hak_stats_get).
+ * Fields are only ever appended: pass sizeof(struct hak_stats) as you
+ * compiled it, and a newer library fills just the fields you know.
+ * Counts are since the process started; "in use" counts blocks cached by
+ * threads for reuse as in use, as glibc counts its tcache. */
+struct hak_stats {
+    uint64_t mapped;                /* bytes mapped from the kernel now */
+    uint64_t mapped_peak;
+    uint64_t in_use_bytes;          /* bytes of blocks in use, all sizes */
+    uint64_t tiny_allocs, tiny_frees, tiny_in_use;     /* blocks <= 1 KiB */
+    uint64_t mid_allocs, mid_frees, mid_in_use;        /* slab blocks > 1 KiB */
+    uint64_t large_allocs, large_frees, large_in_use;  /* blocks of their own mapping */
+    uint64_t remote_frees;          /* small blocks freed by another thread */
+    uint64_t bigcache_hits, bigcache_misses, bigcache_bytes_held;
+    uint64_t batch_flushes, batch_bytes_released;
+    uint64_t madvise_calls, munmap_calls, mmap_calls;
+    uint64_t page_faults;           /* the process's, minor and major */
+    uint64_t peak_rss_bytes;        /* the process's */
+};
+
+/* Fills the first min(size, sizeof(struct hak_stats)) bytes of `out` and
+ * returns 0; returns -1 with errno EINVAL if `out` is NULL or `size` is
+ * smaller than the first version of the struct (the one above). */
+int   hak_stats_get(struct hak_stats *out, size_t size);
 
 /* Gives back to the kernel, now, the memory hakmem keeps cached for reuse:
  * the calling thread's cached blocks, freed large blocks, empty slabs and

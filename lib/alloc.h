@@ -35,11 +35,13 @@ static inline void hak_sll_link(void *b, void *next)
     ((void **)b)[1] = (void *)hak_free_tag;
 }
 
+/* A free's push (refills link their blocks in hak_span_take): counted. */
 static inline void hak_sll_push(hak_sll_t *l, void *b)
 {
     hak_sll_link(b, l->head);
     l->head = b;
     l->room--;
+    l->frees++;
 }
 
 /* A tiny-class block from the thread's cache, or NULL (then the slow path:
@@ -117,6 +119,7 @@ static inline void hak_free_inline(void *p)
                 } else {
                     hak_sll_link(p, l->head);
                     l->head = p;
+                    l->frees++;               /* one add, on the line just written */
                     HAK_COUNT_HEAP(h, free_tls_sll, 1);   /* h owns a span: a thread heap */
                     return;
                 }

@@ -54,6 +54,67 @@ static void heap_teardown(hak_heap_t *h)
     hak_tiny_orphan_all(h);
 }
 
+/* A heap's allocations and frees of class c.  The owner writes `frees`
+ * and the tls_sll's room with plain stores on the free fast path (an
+ * atomic there would cost an instruction), so a report reading a live
+ * heap races with its thread: the figures are a snapshot, each word read
+ * whole (aligned 64- and 32-bit loads), which is all a report needs.
+ * ThreadSanitizer would flag those reads; they are deliberate, hence the
+ * attribute (and the reads are spelt out here rather than through
+ * hak_sll_count, which might not be inlined into an uninstrumented
+ * function). */
+__attribute__((no_sanitize("thread")))
+static void class_counts(const hak_heap_t *h, unsigned c, hak_class_totals_t *t)
+{
+    const volatile hak_sll_t *l = &h->sll[c];
+    uint64_t frees = l->frees, cached = l->cap - l->room;
+    const hak_class_counts_t *k = &h->cls_counts[c];
+    uint64_t remote = atomic_load_explicit(&k->remote, memory_order_relaxed);
+    t->allocs = atomic_load_explicit(&k->refilled, memory_order_relaxed) + frees -
+                atomic_load_explicit(&k->spilled, memory_order_relaxed) - cached;
+    t->frees = frees + remote;
+    t->remote = remote;
+}
+
+/* Under heaps_lock, with the unlink (see counters_fold). */
+static void class_counts_fold(hak_heap_t *h)
+{
+    for (unsigned c = 0; c < HAK_NCLASS; c++) {
+        hak_class_totals_t t;
+        class_counts(h, c, &t);
+        atomic_fetch_add_explicit(&hak_class_stats[c].allocs, t.allocs, memory_order_relaxed);
+        atomic_fetch_add_explicit(&hak_class_stats[c].frees, t.frees, memory_order_relaxed);
+        atomic_fetch_add_explicit(&hak_class_stats[c].remote, t.remote, memory_order_relaxed);
+    }
+}
+
+/* Retired heaps and heapless threads, the shared heap (under its lock:
+ * its lists change under it) and every live heap. */
+void hak_heap_class_sum(hak_class_totals_t out[HAK_NCLASS])
+{
+    pthread_mutex_lock(&heaps_lock);
+    pthread_mutex_lock(&shared_lock);
+    for (unsigned c = 0; c < HAK_NCLASS; c++) {
+        hak_class_totals_t t;
+        out[c].allocs = atomic_load_explicit(&hak_class_stats[c].allocs, memory_order_relaxed);
+        out[c].frees = atomic_load_explicit(&hak_class_stats[c].frees, memory_order_relaxed);
+        out[c].remote = atomic_load_explicit(&hak_class_stats[c].remote, memory_order_relaxed);
+        /* The shared heap before hak_heap_global_init: all zero. */
+        class_counts(&heap_shared, c, &t);
+        out[c].allocs += t.allocs;
+        out[c].frees += t.frees;
+        out[c].remote += t.remote;
+        for (hak_heap_t *h = heaps; h != NULL; h = h->next_heap) {
+            class_counts(h, c, &t);
+            out[c].allocs += t.allocs;
+            out[c].frees += t.frees;
+            out[c].remote += t.remote;
+        }
+    }
+    pthread_mutex_unlock(&shared_lock);
+    pthread_mutex_unlock(&heaps_lock);
+}
+
 #if HAKMEM_DEBUG_COUNTERS
 /* Under heaps_lock, in the same critical section as the unlink, so that
  * hak_heap_counters_sum sees a heap's counts exactly once. */
@@ -91,6 +152,7 @@ static void heap_retire(hak_heap_t *h)
     pthread_mutex_lock(&heaps_lock);
     heap_unlink(h);
     counters_fold(h);
+    class_counts_fold(h);
     h->next_heap = heaps_free;
     heaps_free = h;
     pthread_mutex_unlock(&heaps_lock);
@@ -202,6 +264,7 @@ void hak_heap_fork_child(void)
         if (atomic_load_explicit(&h->busy, memory_order_relaxed)) {
             heap_unlink(h);
             counters_fold(h);
+            class_counts_fold(h);
             atomic_fetch_sub_explicit(&hak_stats.heaps, 1, memory_order_relaxed);
             continue;
         }

@@ -125,12 +125,33 @@ typedef struct hak_large_s {
 } hak_large_t;
 
 /* `room` counts down to 0 as blocks are pushed: the free fast path's
- * capacity check and its update are one decrement. */
+ * capacity check and its update are one decrement.  `frees` counts the
+ * blocks pushed by frees (not by refills) for the size-class statistics:
+ * it shares the cache line the free writes anyway, so it costs free one
+ * `add` and malloc nothing (32 bytes: the index is still one shift).  It
+ * is a plain field, written by the owner only; stats.c reads it. */
 typedef struct hak_sll_s {
     void     *head;                   /* mangled singly linked list */
     uint32_t  room;                   /* cap - blocks on the list */
     uint32_t  cap;
+    uint64_t  frees;                  /* blocks pushed by the owner's frees */
+    uint64_t  pad;                    /* a power-of-two size: see above */
 } hak_sll_t;
+_Static_assert(sizeof(hak_sll_t) == 32, "hak_sll_t is indexed by a shift");
+
+/* Slow-path counts of one class in one heap, for the statistics: blocks
+ * moved into the tls_sll by refills, out of it by spills, and blocks this
+ * thread freed onto another span's remote queue.  With `frees`, they give
+ * the class's allocations (refilled + frees - spilled - cached) without
+ * touching malloc's fast path.  Written by the owner only (relaxed load
+ * and store, as HAK_COUNT_HEAP), read by the report. */
+typedef struct hak_class_counts_s {
+    _Atomic uint64_t refilled, spilled, remote;
+} hak_class_counts_t;
+#define HAK_COUNT_OWN(field, k) \
+    atomic_store_explicit(&(field), \
+                          atomic_load_explicit(&(field), memory_order_relaxed) + (k), \
+                          memory_order_relaxed)
 
 static inline uint32_t hak_sll_count(const hak_sll_t *l) { return l->cap - l->room; }
 
@@ -161,6 +182,7 @@ struct hak_heap_s {
     hak_heap_t *next_heap, *prev_heap;
     int         kind;                 /* HAK_HEAP_* */
     _Atomic int busy;                 /* span lists being changed (see tiny.c) */
+    hak_class_counts_t cls_counts[HAK_NCLASS];
 #if HAKMEM_DEBUG_COUNTERS
     hak_counters_t counters;          /* written by the owner thread only */
 #endif
@@ -388,8 +410,41 @@ typedef struct hak_stats_s {
     _Atomic uint64_t batch_flushes, batch_ranges, batch_bytes, batch_coalesced;
     _Atomic uint64_t batch_reused, batch_cancels, retained_reused;
     _Atomic uint64_t slab_decommits, large_inplace, large_mremaps;
+    _Atomic uint64_t slab_mapped;         /* SuperSlabs and standalone slabs, bytes */
+    _Atomic uint64_t large_live, large_live_bytes, large_live_mapped; /* blocks, capacity, mappings */
 } hak_stats_t;
 extern hak_stats_t hak_stats;
+
+/* Per size class: the counts of retired heaps (folded in at thread exit)
+ * and of threads without a heap; live heaps count in their own
+ * hak_class_counts_t and sll[].frees.  `out` is the blocks handed out of
+ * spans (to users, thread caches or remote queues), with its peak. */
+typedef struct hak_class_stats_s {
+    _Atomic uint64_t allocs, frees, remote;
+    _Atomic uint64_t out, out_peak;
+} hak_class_stats_t;
+extern hak_class_stats_t hak_class_stats[HAK_NCLASS];
+typedef struct hak_class_totals_s {
+    uint64_t allocs, frees, remote;
+} hak_class_totals_t;
+void hak_heap_class_sum(hak_class_totals_t out[HAK_NCLASS]); /* heap.c */
+/* What the report and hak_stats_get share. */
+typedef struct hak_stats_summary_s {
+    uint64_t allocs[3], frees[3], in_use[3];  /* tiny, mid, large blocks */
+    uint64_t in_use_bytes[3];
+    uint64_t remote_frees, page_faults, peak_rss_bytes;
+} hak_stats_summary_t;
+void hak_stats_summary(hak_stats_summary_t *s, hak_class_totals_t t[HAK_NCLASS]);
+/* glibc's mallinfo figures (malloc.c; see man/hakmem.3). */
+typedef struct hak_mallinfo_s {
+    uint64_t arena;       /* slab memory mapped: SuperSlabs, standalone slabs */
+    uint64_t uordblks;    /* bytes of slab blocks out of their spans (thread caches too) */
+    uint64_t hblks;       /* live large blocks */
+    uint64_t hblkhd;      /* bytes mapped for them */
+    uint64_t keepcost;    /* what hak_trim would give back: BigCache + pending */
+    uint64_t usmblks;     /* peak of mapped bytes */
+} hak_mallinfo_t;
+void hak_stats_mallinfo(hak_mallinfo_t *m);
 void hak_stats_add(_Atomic uint64_t *c, int64_t delta, _Atomic uint64_t *peak);
 void hak_stats_report(int fd);
 void hak_stats_exit_report(void);     /* HAKMEM_STATS=1: to HAKMEM_STATS_FILE or stderr */

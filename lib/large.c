@@ -98,6 +98,15 @@ static hak_large_t *map_block(size_t size, size_t align)
     return l;
 }
 
+/* Live large blocks, their usable bytes and their mappings, for the
+ * statistics (mallinfo's hblks and hblkhd); sign: +1 in, -1 out. */
+static void large_live(const hak_large_t *l, int sign)
+{
+    hak_stats_add(&hak_stats.large_live, sign, NULL);
+    hak_stats_add(&hak_stats.large_live_bytes, sign * (int64_t)l->capacity, NULL);
+    hak_stats_add(&hak_stats.large_live_mapped, sign * (int64_t)l->map_size, NULL);
+}
+
 void *hak_large_alloc(size_t size, size_t align, bool zero, const void *site)
 {
     if (size > (size_t)PTRDIFF_MAX - 2 * HAK_SS_SIZE || align > ((size_t)1 << 40)) {
@@ -134,6 +143,7 @@ void *hak_large_alloc(size_t size, size_t align, bool zero, const void *site)
     l->site = site;
     l->magic = LARGE_LIVE ^ hak_secret;
     atomic_fetch_add_explicit(&hak_stats.large_allocs, 1, memory_order_relaxed);
+    large_live(l, 1);
     hak_elo_op();
     return (void *)l->user;
 }
@@ -184,9 +194,11 @@ bool hak_large_resize(hak_large_t *l, size_t size)
     }
     /* A live block may be written up to its capacity; calloc relies on
      * `dirty` to know what a recycled block must have cleared. */
+    large_live(l, -1);
     l->capacity = cap;
     l->dirty = cap;
     l->size = size;
+    large_live(l, 1);
     atomic_fetch_add_explicit(&hak_stats.large_inplace, 1, memory_order_relaxed);
     return true;
 }
@@ -229,11 +241,13 @@ void *hak_large_move(hak_large_t *l, size_t size)
     }
     hak_stats_add(&hak_stats.mapped, (int64_t)(map - old_map), &hak_stats.mapped_peak);
     atomic_fetch_add_explicit(&hak_stats.large_mremaps, 1, memory_order_relaxed);
+    large_live(l, -1);
     l->user = (uintptr_t)p;
     l->map_size = map;
     l->capacity = cap;
     l->dirty = cap;
     l->size = size;
+    large_live(l, 1);
     l->huge = set_huge(l->user, map, cap, l->huge);
     bool ok = hak_registry_set(l->user, map, (uintptr_t)l | HAK_TAG_LARGE);
     hak_assert(ok);
@@ -251,6 +265,7 @@ void hak_large_free(hak_large_t *l, const void *site)
     (void)site;
     l->magic = LARGE_CACHED ^ hak_secret;
     atomic_fetch_add_explicit(&hak_stats.large_frees, 1, memory_order_relaxed);
+    large_live(l, -1);
     hak_elo_note_free(l->capacity);
     if (!hak_bigcache_put(l))
         hak_large_release(l);

@@ -89,9 +89,13 @@ unsigned hak_span_take(hak_span_t *s, hak_sll_t *l, unsigned want)
     }
     l->room -= got;
     s->used += got;
+    if (got > 0)
+        hak_stats_add(&hak_class_stats[s->cls].out, got, &hak_class_stats[s->cls].out_peak);
     return got;
 }
 
+/* The caller subtracts the block from hak_class_stats[cls].out (spill
+ * does it once for a whole batch: one atomic, not one per block). */
 void hak_span_free_local(hak_span_t *s, void *p)
 {
     *(void **)p = hak_link_encode(p, s->free);
@@ -134,5 +138,6 @@ unsigned hak_span_drain_remote(hak_span_t *s)
     *(void **)last = hak_link_encode(last, s->free);
     s->free = (void *)list;
     s->used -= n;
+    hak_stats_add(&hak_class_stats[s->cls].out, -(int64_t)n, NULL);
     return n;
 }

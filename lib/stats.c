@@ -5,12 +5,15 @@
  * --enable-debug-counters. */
 #include "internal.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 hak_stats_t hak_stats;
+hak_class_stats_t hak_class_stats[HAK_NCLASS];
 #if HAKMEM_DEBUG_COUNTERS
 /* Thread heaps count for themselves (heap.c sums them); this holds the
  * counts of threads that had no heap and of heaps since retired. */
@@ -97,6 +100,132 @@ static void elo_report(int fd)
 
 #define LOAD(x) atomic_load_explicit(&hak_stats.x, memory_order_relaxed)
 
+/* Layer totals (tiny, mid, large) from the per-class totals, and what the
+ * kernel says of the process.  A live heap read mid-update may show one
+ * more free than allocation for an instant: in use never goes below 0. */
+void hak_stats_summary(hak_stats_summary_t *s, hak_class_totals_t t[HAK_NCLASS])
+{
+    memset(s, 0, sizeof *s);
+    hak_heap_class_sum(t);
+    for (unsigned c = 0; c < HAK_NCLASS; c++) {
+        unsigned k = c < HAK_NTINY ? 0 : 1;
+        uint64_t u = t[c].allocs > t[c].frees ? t[c].allocs - t[c].frees : 0;
+        s->allocs[k] += t[c].allocs;
+        s->frees[k] += t[c].frees;
+        s->in_use[k] += u;
+        s->in_use_bytes[k] += u * hak_classes[c].bsize;
+        s->remote_frees += t[c].remote;
+    }
+    s->allocs[2] = LOAD(large_allocs);
+    s->frees[2] = LOAD(large_frees);
+    s->in_use[2] = LOAD(large_live);
+    s->in_use_bytes[2] = LOAD(large_live_bytes);
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) == 0) {
+        s->page_faults = (uint64_t)ru.ru_minflt + (uint64_t)ru.ru_majflt;
+        s->peak_rss_bytes = (uint64_t)ru.ru_maxrss * 1024;    /* KiB on Linux */
+    }
+}
+
+/* One line per size class that was used: size, allocations, frees,
+ * blocks in use, their bytes, and the most blocks ever out of spans at
+ * once (which counts blocks cached by threads as out); then the layers. */
+static void classes_report(int fd)
+{
+    static const char *const layer[3] = { "tiny", "mid", "large" };
+    hak_class_totals_t t[HAK_NCLASS];
+    hak_stats_summary_t s;
+    hak_stats_summary(&s, t);
+    hak_write_str(fd, "size classes (size: allocations, frees, in use, bytes in use, "
+                      "peak blocks incl. thread caches)\n");
+    for (unsigned c = 0; c < HAK_NCLASS; c++) {
+        uint64_t peak = atomic_load_explicit(&hak_class_stats[c].out_peak, memory_order_relaxed);
+        if (t[c].allocs == 0 && t[c].frees == 0 && peak == 0)
+            continue;
+        uint64_t u = t[c].allocs > t[c].frees ? t[c].allocs - t[c].frees : 0;
+        const uint64_t v[5] = { t[c].allocs, t[c].frees, u, u * hak_classes[c].bsize, peak };
+        static const char *const sep[5] = { ": ", ", ", ", ", ", ", ", " };
+        char buf[192];
+        size_t n = put_str(buf, 0, "  class ");
+        n += hak_fmt_u64(buf + n, hak_classes[c].bsize);
+        for (int i = 0; i < 5; i++) {
+            n = put_str(buf, n, sep[i]);
+            n += hak_fmt_u64(buf + n, v[i]);
+        }
+        n = put_str(buf, n, "\n");
+        buf[n] = '\0';
+        hak_write_str(fd, buf);
+    }
+    for (int k = 0; k < 3; k++) {
+        char name[40];
+        size_t n = put_str(name, 0, layer[k]);
+        if (k < 2) {      /* large allocations and frees: above */
+            strcpy(name + n, " allocations");
+            line(fd, name, s.allocs[k]);
+            strcpy(name + n, " frees");
+            line(fd, name, s.frees[k]);
+        }
+        strcpy(name + n, " in use");
+        line(fd, name, s.in_use[k]);
+        strcpy(name + n, " bytes in use");
+        line(fd, name, s.in_use_bytes[k]);
+    }
+    line(fd, "remote frees", s.remote_frees);
+    line(fd, "page faults", s.page_faults);
+    line(fd, "peak RSS bytes", s.peak_rss_bytes);
+}
+
+/* Lock-free but for BigCache's and the batch's: a snapshot of counters. */
+void hak_stats_mallinfo(hak_mallinfo_t *m)
+{
+    m->arena = LOAD(slab_mapped);
+    m->uordblks = 0;
+    for (unsigned c = 0; c < HAK_NCLASS; c++)
+        m->uordblks += atomic_load_explicit(&hak_class_stats[c].out, memory_order_relaxed) *
+                       hak_classes[c].bsize;
+    m->hblks = LOAD(large_live);
+    m->hblkhd = LOAD(large_live_mapped);
+    m->keepcost = hak_bigcache_held() + hak_batch_pending();
+    m->usmblks = LOAD(mapped_peak);
+}
+
+/* First version of struct hak_stats: its last field is peak_rss_bytes.
+ * Later versions only append, so a caller built against this one keeps
+ * getting the fields it knows. */
+#define STATS_V1_SIZE (offsetof(struct hak_stats, peak_rss_bytes) + sizeof(uint64_t))
+
+HAK_EXPORT int hak_stats_get(struct hak_stats *out, size_t size)
+{
+    if (out == NULL || size < STATS_V1_SIZE) {
+        errno = EINVAL;
+        return -1;
+    }
+    hak_class_totals_t t[HAK_NCLASS];
+    hak_stats_summary_t s;
+    hak_stats_summary(&s, t);
+    struct hak_stats st = {
+        .mapped = LOAD(mapped),
+        .mapped_peak = LOAD(mapped_peak),
+        .in_use_bytes = s.in_use_bytes[0] + s.in_use_bytes[1] + s.in_use_bytes[2],
+        .tiny_allocs = s.allocs[0], .tiny_frees = s.frees[0], .tiny_in_use = s.in_use[0],
+        .mid_allocs = s.allocs[1], .mid_frees = s.frees[1], .mid_in_use = s.in_use[1],
+        .large_allocs = s.allocs[2], .large_frees = s.frees[2], .large_in_use = s.in_use[2],
+        .remote_frees = s.remote_frees,
+        .bigcache_hits = LOAD(bc_hits),
+        .bigcache_misses = LOAD(bc_misses),
+        .bigcache_bytes_held = hak_bigcache_held(),
+        .batch_flushes = LOAD(batch_flushes),
+        .batch_bytes_released = LOAD(batch_bytes),
+        .madvise_calls = LOAD(madvise_calls),
+        .munmap_calls = LOAD(unmap_calls),
+        .mmap_calls = LOAD(map_calls),
+        .page_faults = s.page_faults,
+        .peak_rss_bytes = s.peak_rss_bytes,
+    };
+    memcpy(out, &st, size < sizeof st ? size : sizeof st);
+    return 0;
+}
+
 void hak_stats_report(int fd)
 {
     hak_write_str(fd, "hakmem " PACKAGE_VERSION " statistics\n");
@@ -139,6 +268,7 @@ void hak_stats_report(int fd)
     line(fd, "slabs decommitted", LOAD(slab_decommits));
     line(fd, "bytes retained", hak_batch_retained());
     elo_report(fd);
+    classes_report(fd);
 #if HAKMEM_DEBUG_COUNTERS
     hak_counter_totals_t t;
     hak_heap_counters_sum(&t);

@@ -78,6 +78,7 @@ static hak_ss_t *ss_new(void)
         return NULL;
     }
     hak_stats_add(&hak_stats.superslabs, 1, &hak_stats.superslabs_peak);
+    hak_stats_add(&hak_stats.slab_mapped, HAK_SS_SIZE, NULL);
     HAK_COUNT(refill_new_ss);
     return ss;
 }
@@ -86,6 +87,7 @@ static void ss_unmap(hak_ss_t *ss)
 {
     hak_registry_set((uintptr_t)ss, HAK_SS_SIZE, 0);
     hak_stats_add(&hak_stats.superslabs, -1, NULL);
+    hak_stats_add(&hak_stats.slab_mapped, -(int64_t)HAK_SS_SIZE, NULL);
     dirty_slabs -= (uint32_t)__builtin_popcount(ss->dirty_mask);
     hak_batch_release(ss, HAK_SS_SIZE, HAK_SS_SIZE, HAK_HUGE_NONE);
 }
@@ -201,6 +203,7 @@ static hak_span_t *standalone_acquire(unsigned cls, unsigned n)
     }
     hak_span_init(s, cls, (uintptr_t)base, n);
     s->ss = NULL;
+    hak_stats_add(&hak_stats.slab_mapped, (int64_t)bytes, NULL);
     standalone_map((uintptr_t)base, n, s);
     return s;
 }
@@ -211,6 +214,7 @@ static void standalone_release(hak_span_t *s)
     uintptr_t base = s->start;
     standalone_map(base, n, &hak_span_none);
     hak_os_unmap((void *)base, (size_t)n << HAK_SLAB_SHIFT);
+    hak_stats_add(&hak_stats.slab_mapped, -((int64_t)n << HAK_SLAB_SHIFT), NULL);
     s->next = standalone_free;
     standalone_free = s;
 }

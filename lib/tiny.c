@@ -140,7 +140,7 @@ static void *refill_pop(hak_heap_t *h, unsigned c)
         while ((s = h->avail[c]) != NULL && hak_sll_count(l) < want) {
             if (spans++ > 0)
                 HAK_COUNT(refill_partial);
-            hak_span_take(s, l, want - hak_sll_count(l));
+            HAK_COUNT_OWN(h->cls_counts[c].refilled, hak_span_take(s, l, want - hak_sll_count(l)));
             if (!hak_span_exhausted(s))
                 break;                /* short only by the carve limit */
             list_remove(&h->avail[c], s);
@@ -180,13 +180,19 @@ static void spill(hak_heap_t *h, unsigned c, unsigned n)
 {
     hak_sll_t *l = &h->sll[c];
     HAK_COUNT(spill);
+    uint64_t spilled = 0;
     while (n-- > 0 && l->head != NULL) {
         void *b = hak_sll_pop(l);
+        spilled++;
         hak_span_t *s = hak_span_of((uintptr_t)b);
         hak_assert(s != NULL && atomic_load(&s->owner) == h);
         hak_span_free_local(s, b);
         HAK_COUNT(free_ss_local);
         span_settle(h, s);
+    }
+    if (spilled > 0) {
+        HAK_COUNT_OWN(h->cls_counts[c].spilled, spilled);
+        hak_stats_add(&hak_class_stats[c].out, -(int64_t)spilled, NULL);
     }
 }
 
@@ -226,6 +232,14 @@ void hak_tiny_free_slow(hak_heap_t *h, void *p)
         return;
     }
     HAK_COUNT(free_ss_remote);
+    /* h is the calling thread's heap; a thread without one (not yet, or
+     * no more: heap_dead) counts in the global totals. */
+    if (h->kind == HAK_HEAP_THREAD)
+        HAK_COUNT_OWN(h->cls_counts[s->cls].remote, 1);
+    else {
+        atomic_fetch_add_explicit(&hak_class_stats[s->cls].frees, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&hak_class_stats[s->cls].remote, 1, memory_order_relaxed);
+    }
     hak_span_remote_push(s, p);
 }
 

@@ -62,7 +62,7 @@ else
         for f in hak_malloc hak_free hak_calloc hak_realloc hak_reallocarray \
                  hak_aligned_alloc hak_posix_memalign hak_memalign \
                  hak_malloc_usable_size hak_alloc_at hak_free_at \
-                 hak_stats_print hak_trim hak_version; do
+                 hak_stats_print hak_stats_get hak_trim hak_version; do
             printf '%s\n' "$syms" | grep -qx "$f" || fail "libhakmem.so does not export $f"
         done
     fi
@@ -70,7 +70,8 @@ else
     syms=$(dyn_functions "$HAK_PRELOAD")
     for f in malloc free calloc realloc reallocarray posix_memalign \
              aligned_alloc memalign valloc pvalloc malloc_usable_size \
-             malloc_trim hak_malloc hak_free hak_trim hak_version; do
+             malloc_trim mallopt mallinfo mallinfo2 malloc_stats malloc_info \
+             hak_malloc hak_free hak_stats_get hak_trim hak_version; do
         printf '%s\n' "$syms" | grep -qx "$f" || fail "interposer does not export $f"
     done
     # anything else must be a known allocation entry point, never an internal

@@ -425,6 +425,150 @@ START_TEST(test_threads_free_blocks_of_exited_threads)
 }
 END_TEST
 
+/* ------------------------------------------------------------------ */
+/* glibc's introspection calls                                         */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+/* What `f` writes to file descriptor `fd`, as a string (static buffer). */
+static const char *capture_fd(int fd, void (*f)(void))
+{
+    static char buf[65536];
+    char path[] = "/tmp/hakmem-interposer-XXXXXX";
+    int tmp = mkstemp(path);
+    EXPECT1(tmp >= 0);
+    unlink(path);
+    fflush(stderr);
+    int saved = dup(fd);
+    dup2(tmp, fd);
+    f();
+    dup2(saved, fd);
+    close(saved);
+    ssize_t n = pread(tmp, buf, sizeof buf - 1, 0);
+    close(tmp);
+    EXPECT1(n > 0);
+    buf[n > 0 ? n : 0] = '\0';
+    return buf;
+}
+
+START_TEST(test_malloc_stats_writes_the_report_to_stderr)
+{
+    free(malloc(100));
+    const char *r = capture_fd(2, malloc_stats);
+    EXPECT1(strncmp(r, "hakmem ", 7) == 0);
+    EXPECT_NONNULL(strstr(r, " statistics\n"));
+    EXPECT_NONNULL(strstr(r, "\nsize classes ("));
+    EXPECT_NONNULL(strstr(r, "\n  class 112: "));
+}
+END_TEST
+
+START_TEST(test_mallinfo2_counts_slab_and_large_blocks)
+{
+    enum { N = 1000 };
+    static void *p[N];
+    /* blocks this thread has cached count as in use already: none left */
+    malloc_trim(0);
+    struct mallinfo2 m0 = mallinfo2();
+    for (int i = 0; i < N; i++)
+        EXPECT_NONNULL(p[i] = malloc(1024));
+    struct mallinfo2 m1 = mallinfo2();
+    EXPECT_UINT_CMP(m1.uordblks, >=, m0.uordblks + N * 1024);
+    EXPECT_UINT_CMP(m1.arena, >=, m1.uordblks);
+    EXPECT_UINT_EQ(m1.fordblks, m1.arena - m1.uordblks);
+    EXPECT_UINT_EQ(m1.ordblks, 0);
+    EXPECT_UINT_CMP(m1.usmblks, >=, m1.arena);
+    for (int i = 0; i < N; i++)
+        free(p[i]);
+    struct mallinfo2 m2 = mallinfo2();
+    /* back, but for the blocks the thread keeps cached */
+    EXPECT_UINT_CMP(m2.uordblks, <, m1.uordblks - N * 1024 * 9 / 10);
+
+    void *big = malloc((size_t)4 << 20);
+    EXPECT_NONNULL(big);
+    struct mallinfo2 m3 = mallinfo2();
+    EXPECT_UINT_EQ(m3.hblks, m2.hblks + 1);
+    EXPECT_UINT_CMP(m3.hblkhd, >=, m2.hblkhd + ((size_t)4 << 20));
+    free(big);
+    struct mallinfo2 m4 = mallinfo2();
+    EXPECT_UINT_EQ(m4.hblks, m2.hblks);
+    EXPECT_UINT_EQ(m4.hblkhd, m2.hblkhd);
+    /* the freed block waits in BigCache: malloc_trim would give it back */
+    EXPECT_UINT_CMP(m4.keepcost, >=, m3.keepcost);
+}
+END_TEST
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+START_TEST(test_mallinfo_is_mallinfo2_in_ints)
+{
+    void *big = malloc((size_t)4 << 20);
+    EXPECT_NONNULL(big);
+    struct mallinfo2 m2 = mallinfo2();
+    struct mallinfo m = mallinfo();
+    EXPECT_INT_EQ(m.arena, (int)m2.arena);
+    EXPECT_INT_EQ(m.hblks, (int)m2.hblks);
+    EXPECT_INT_EQ(m.hblkhd, (int)m2.hblkhd);
+    EXPECT_INT_EQ(m.ordblks, 0);
+    EXPECT1(m.uordblks > 0 && m.usmblks > 0);
+    free(big);
+}
+END_TEST
+#pragma GCC diagnostic pop
+
+START_TEST(test_mallopt_accepts_glibc_parameters_and_refuses_others)
+{
+    static const int known[] = { M_MXFAST, M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD,
+                                 M_MMAP_MAX, M_ARENA_MAX, M_ARENA_TEST, M_PERTURB,
+                                 M_CHECK_ACTION };
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        EXPECT_INT_EQ(mallopt(known[i], 1), 1);
+    EXPECT_INT_EQ(mallopt(12345, 1), 0);
+    EXPECT_INT_EQ(mallopt(-12345, 1), 0);
+    free(malloc(10));
+}
+END_TEST
+
+START_TEST(test_malloc_info_writes_xml)
+{
+    void *small = malloc(48), *big = malloc((size_t)4 << 20);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    EXPECT_NONNULL(f);
+    errno = 0;
+    EXPECT_INT_EQ(malloc_info(1, f), -1);
+    EXPECT_INT_EQ(errno, EINVAL);
+    EXPECT_INT_EQ(malloc_info(0, f), 0);
+    EXPECT_INT_EQ(fclose(f), 0);
+    EXPECT1(strncmp(text, "<malloc version=\"hakmem-1\">\n", 28) == 0);
+    EXPECT1(len >= 10 && strcmp(text + len - 10, "</malloc>\n") == 0);
+    EXPECT_NONNULL(strstr(text, "<heap nr=\"0\">"));
+    EXPECT_NONNULL(strstr(text, "<total type=\"mmap\" count=\""));
+    EXPECT_NONNULL(strstr(text, "<system type=\"current\" size=\""));
+    EXPECT_NONNULL(strstr(text, "<size from=\"33\" to=\"48\" "));
+    free(text);
+    free(small);
+    free(big);
+}
+END_TEST
+
+START_TEST(test_hak_stats_get_through_the_interposer)
+{
+    struct st { uint64_t f[23]; } s;     /* struct hak_stats, first version */
+    int (*get)(void *, size_t) = (int (*)(void *, size_t))dlsym(RTLD_DEFAULT, "hak_stats_get");
+    EXPECT_NONNULL(get);
+    void *p = malloc(100);
+    EXPECT_INT_EQ(get(&s, sizeof s), 0);
+    EXPECT1(s.f[0] > 0 && s.f[3] > 0);  /* mapped, tiny allocations */
+    errno = 0;
+    EXPECT_INT_EQ(get(&s, 8), -1);
+    EXPECT_INT_EQ(errno, EINVAL);
+    free(p);
+}
+END_TEST
+
 static Suite *interposer_suite(void)
 {
     Suite *s = suite_create("interposer");
@@ -458,6 +602,16 @@ static Suite *interposer_suite(void)
     tcase_add_test(tc, test_libc_locale_time_and_iconv);
     tcase_add_test(tc, test_libc_dlopen_and_dlclose);
     tcase_add_test(tc, test_threads_free_blocks_of_exited_threads);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("introspection");
+    tcase_set_timeout(tc, timeout_at_least(30));
+    tcase_add_test(tc, test_malloc_stats_writes_the_report_to_stderr);
+    tcase_add_test(tc, test_mallinfo2_counts_slab_and_large_blocks);
+    tcase_add_test(tc, test_mallinfo_is_mallinfo2_in_ints);
+    tcase_add_test(tc, test_mallopt_accepts_glibc_parameters_and_refuses_others);
+    tcase_add_test(tc, test_malloc_info_writes_xml);
+    tcase_add_test(tc, test_hak_stats_get_through_the_interposer);
     suite_add_tcase(s, tc);
 
     suite_add_tcase(s, rules_misuse_tcase());

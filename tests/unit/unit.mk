@@ -5,7 +5,7 @@ if HAVE_CHECK
 unit_suites = tests/unit/test_sizeclass tests/unit/test_superslab \
 	tests/unit/test_tiny tests/unit/test_mid tests/unit/test_large \
 	tests/unit/test_bigcache tests/unit/test_batch tests/unit/test_elo \
-	tests/unit/test_options
+	tests/unit/test_options tests/unit/test_stats
 check_PROGRAMS += $(unit_suites)
 unit_cflags = $(AM_CFLAGS) -pthread $(CHECK_CFLAGS)
 unit_ldadd = lib/libhakmem-internal.la $(CHECK_LIBS) $(PTHREAD_LIBS)
@@ -36,6 +36,9 @@ tests_unit_test_elo_LDADD = $(unit_ldadd) -lm
 tests_unit_test_options_SOURCES = tests/unit/test_options.c tests/unit/unit.h
 tests_unit_test_options_CFLAGS = $(unit_cflags)
 tests_unit_test_options_LDADD = $(unit_ldadd)
+tests_unit_test_stats_SOURCES = tests/unit/test_stats.c tests/unit/unit.h
+tests_unit_test_stats_CFLAGS = $(unit_cflags)
+tests_unit_test_stats_LDADD = $(unit_ldadd)
 # Only a build with the counters has them to check.
 if DEBUG_COUNTERS
 unit_suites += tests/unit/test_counters

@@ -1,0 +1,234 @@
+/* Size-class statistics, always on: N allocations of one class and M
+ * frees by two threads (some of them remote) must show up as exactly
+ * those numbers in the report's "size classes" section, while the
+ * allocating heap is live and after it is retired, and in hak_stats_get.
+ * Counts are read from the report itself, as a user would. */
+#include "unit.h"
+#include <errno.h>
+#include <pthread.h>
+#include <unistd.h>
+
+#define N 3000           /* more than a tls_sll holds: refills and spills happen */
+#define M_OWN 1700       /* freed by the allocating thread */
+#define M_REMOTE 900     /* freed by the main thread: remote frees */
+
+typedef struct {
+    uint64_t allocs, frees, in_use, bytes, peak;
+} class_line_t;
+
+static char report[65536];
+
+static void read_report(void)
+{
+    char path[] = "/tmp/hakmem-stats-XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    unlink(path);
+    hak_stats_print(fd);
+    ssize_t n = pread(fd, report, sizeof report - 1, 0);
+    close(fd);
+    ck_assert_int_gt(n, 0);
+    report[n] = '\0';
+    ck_assert_ptr_nonnull(strstr(report, "\nsize classes ("));
+}
+
+/* "  class SIZE: allocs, frees, in use, bytes, peak"; all 0 if absent
+ * (a class is listed once used). */
+static class_line_t class_line(size_t bsize)
+{
+    class_line_t c = { 0 };
+    char key[48];
+    snprintf(key, sizeof key, "\n  class %zu: ", bsize);
+    const char *p = strstr(report, key);
+    if (p == NULL)
+        return c;
+    int k = sscanf(p + strlen(key), "%lu, %lu, %lu, %lu, %lu", &c.allocs, &c.frees,
+                   &c.in_use, &c.bytes, &c.peak);
+    ck_assert_int_eq(k, 5);
+    return c;
+}
+
+static uint64_t report_value(const char *name)
+{
+    char key[64];
+    snprintf(key, sizeof key, "\n  %s ", name);
+    const char *p = strstr(report, key);
+    ck_assert_msg(p != NULL, "no %s in the report", name);
+    return strtoull(p + strlen(key), NULL, 10);
+}
+
+static void *blocks[N];
+static size_t block_size;
+static pthread_barrier_t allocated, remote_done, report_read;
+
+/* Allocates N, frees M_OWN of them (the first ones), leaves M_REMOTE
+ * to the main thread, and stays alive while the report is read. */
+static void *worker(void *arg)
+{
+    for (int i = 0; i < N; i++)
+        ck_assert_ptr_nonnull(blocks[i] = hak_malloc(block_size));
+    for (int i = 0; i < M_OWN; i++)
+        hak_free(blocks[i]);
+    pthread_barrier_wait(&allocated);
+    pthread_barrier_wait(&remote_done);
+    pthread_barrier_wait(&report_read);
+    return arg;
+}
+
+static void two_threads(size_t size, bool tiny)
+{
+    unit_init();
+    unsigned c = hak_size_class(size);
+    size_t bsize = hak_classes[c].bsize;
+    ck_assert_int_eq(c < HAK_NTINY, tiny);
+    block_size = size;
+    read_report();
+    class_line_t before = class_line(bsize);
+    struct hak_stats s0, s1, s2;
+    ck_assert_int_eq(hak_stats_get(&s0, sizeof s0), 0);
+    pthread_barrier_init(&allocated, NULL, 2);
+    pthread_barrier_init(&remote_done, NULL, 2);
+    pthread_barrier_init(&report_read, NULL, 2);
+    pthread_t t;
+    pthread_create(&t, NULL, worker, NULL);
+    pthread_barrier_wait(&allocated);
+    for (int i = M_OWN; i < M_OWN + M_REMOTE; i++)
+        hak_free(blocks[i]);
+    pthread_barrier_wait(&remote_done);
+    read_report();                      /* the worker's heap is live */
+    ck_assert_int_eq(hak_stats_get(&s1, sizeof s1), 0);
+    class_line_t live = class_line(bsize);
+    pthread_barrier_wait(&report_read);
+    pthread_join(t, NULL);
+    read_report();                      /* ... and retired */
+    ck_assert_int_eq(hak_stats_get(&s2, sizeof s2), 0);
+    class_line_t after = class_line(bsize);
+    const class_line_t *now[2] = { &live, &after };
+    for (int k = 0; k < 2; k++) {
+        ck_assert_uint_eq(now[k]->allocs - before.allocs, N);
+        ck_assert_uint_eq(now[k]->frees - before.frees, M_OWN + M_REMOTE);
+        ck_assert_uint_eq(now[k]->in_use - before.in_use, N - M_OWN - M_REMOTE);
+        ck_assert_uint_eq(now[k]->bytes - before.bytes, (N - M_OWN - M_REMOTE) * bsize);
+        ck_assert_uint_ge(now[k]->peak, N);
+    }
+    const struct hak_stats *sn[2] = { &s1, &s2 };
+    for (int k = 0; k < 2; k++) {
+        uint64_t a = tiny ? sn[k]->tiny_allocs - s0.tiny_allocs : sn[k]->mid_allocs - s0.mid_allocs;
+        uint64_t f = tiny ? sn[k]->tiny_frees - s0.tiny_frees : sn[k]->mid_frees - s0.mid_frees;
+        uint64_t u = tiny ? sn[k]->tiny_in_use - s0.tiny_in_use : sn[k]->mid_in_use - s0.mid_in_use;
+        ck_assert_uint_eq(a, N);
+        ck_assert_uint_eq(f, M_OWN + M_REMOTE);
+        ck_assert_uint_eq(u, N - M_OWN - M_REMOTE);
+        ck_assert_uint_eq(sn[k]->remote_frees - s0.remote_frees, M_REMOTE);
+        ck_assert_uint_eq(sn[k]->in_use_bytes - s0.in_use_bytes, (N - M_OWN - M_REMOTE) * bsize);
+    }
+    ck_assert_uint_eq(report_value("remote frees"), s2.remote_frees);
+    ck_assert_uint_eq(report_value(tiny ? "tiny allocations" : "mid allocations"),
+                      tiny ? s2.tiny_allocs : s2.mid_allocs);
+    for (int i = M_OWN + M_REMOTE; i < N; i++)
+        hak_free(blocks[i]);
+    read_report();
+    class_line_t end = class_line(bsize);
+    ck_assert_uint_eq(end.in_use, before.in_use);
+    ck_assert_uint_eq(end.frees - before.frees, N);
+}
+
+START_TEST(test_tiny_class_two_threads) { two_threads(48, true); }
+END_TEST
+
+START_TEST(test_mid_class_two_threads) { two_threads(3000, false); }
+END_TEST
+
+/* A thread that never had a heap frees remotely too: global counts. */
+static void *free_without_heap(void *arg)
+{
+    for (int i = 0; i < 100; i++)
+        hak_free(blocks[i]);
+    return arg;
+}
+
+START_TEST(test_heapless_remote_frees)
+{
+    unit_init();
+    size_t bsize = hak_classes[hak_size_class(64)].bsize;
+    for (int i = 0; i < 100; i++)
+        ck_assert_ptr_nonnull(blocks[i] = hak_malloc(64));
+    struct hak_stats s0, s1;
+    ck_assert_int_eq(hak_stats_get(&s0, sizeof s0), 0);
+    read_report();
+    class_line_t before = class_line(bsize);
+    pthread_t t;
+    pthread_create(&t, NULL, free_without_heap, NULL);
+    pthread_join(t, NULL);
+    ck_assert_int_eq(hak_stats_get(&s1, sizeof s1), 0);
+    read_report();
+    class_line_t after = class_line(bsize);
+    ck_assert_uint_eq(after.frees - before.frees, 100);
+    ck_assert_uint_eq(before.in_use - after.in_use, 100);
+    ck_assert_uint_eq(s1.remote_frees - s0.remote_frees, 100);
+}
+END_TEST
+
+START_TEST(test_large_blocks)
+{
+    unit_init();
+    struct hak_stats s0, s1, s2;
+    ck_assert_int_eq(hak_stats_get(&s0, sizeof s0), 0);
+    void *p = hak_malloc((size_t)4 << 20);
+    ck_assert_ptr_nonnull(p);
+    ck_assert_int_eq(hak_stats_get(&s1, sizeof s1), 0);
+    ck_assert_uint_eq(s1.large_allocs - s0.large_allocs, 1);
+    ck_assert_uint_eq(s1.large_in_use - s0.large_in_use, 1);
+    ck_assert_uint_ge(s1.in_use_bytes - s0.in_use_bytes, (size_t)4 << 20);
+    read_report();
+    ck_assert_uint_ge(report_value("large bytes in use"), (size_t)4 << 20);
+    hak_free(p);
+    ck_assert_int_eq(hak_stats_get(&s2, sizeof s2), 0);
+    ck_assert_uint_eq(s2.large_frees - s0.large_frees, 1);
+    ck_assert_uint_eq(s2.large_in_use, s0.large_in_use);
+    ck_assert_uint_eq(s2.in_use_bytes, s0.in_use_bytes);
+    ck_assert_uint_gt(s2.mmap_calls, 0);
+    ck_assert_uint_gt(s2.page_faults, 0);
+    ck_assert_uint_gt(s2.peak_rss_bytes, 0);
+}
+END_TEST
+
+/* The size argument: a larger struct (a newer caller) gets the known
+ * fields and the rest untouched; a smaller one than the first version is
+ * refused. */
+START_TEST(test_stats_get_sizes)
+{
+    unit_init();
+    struct {
+        struct hak_stats s;
+        uint64_t future[4];
+    } big;
+    memset(&big, 0xab, sizeof big);
+    ck_assert_int_eq(hak_stats_get(&big.s, sizeof big), 0);
+    ck_assert_uint_eq(big.future[0], 0xababababababababull);
+    ck_assert_uint_gt(big.s.mapped, 0);
+    struct hak_stats s;
+    errno = 0;
+    ck_assert_int_eq(hak_stats_get(&s, sizeof s - 8), -1);
+    ck_assert_int_eq(errno, EINVAL);
+    errno = 0;
+    ck_assert_int_eq(hak_stats_get(NULL, sizeof s), -1);
+    ck_assert_int_eq(errno, EINVAL);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("stats");
+    TCase *tc = tcase_create("size classes");
+    tcase_set_timeout(tc, 60);
+    UNIT_TEST(tc, test_tiny_class_two_threads);
+    UNIT_TEST(tc, test_mid_class_two_threads);
+    UNIT_TEST(tc, test_heapless_remote_frees);
+    UNIT_TEST(tc, test_large_blocks);
+    UNIT_TEST(tc, test_stats_get_sizes);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+UNIT_MAIN(suite)
