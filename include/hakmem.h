@@ -53,8 +53,10 @@ void  hak_stats_print(int fd);
 /* Figures of the statistics report, for a program to read (hak_stats_get).
  * Fields are only ever appended: pass sizeof(struct hak_stats) as you
  * compiled it, and a newer library fills just the fields you know.
- * Counts are since the process started; "in use" counts blocks cached by
- * threads for reuse as in use, as glibc counts its tcache. */
+ * Counts are since the process started; "in use" is allocations less
+ * frees, what the program holds (blocks a thread keeps cached for reuse
+ * are free here; mallinfo2's uordblks counts them in use, as glibc counts
+ * its tcache). */
 struct hak_stats {
     uint64_t mapped;                /* bytes mapped from the kernel now */
     uint64_t mapped_peak;

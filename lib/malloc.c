@@ -1,8 +1,8 @@
 /* malloc.c — the interposer: the standard allocation functions, for
  * LD_PRELOAD or for linking in place of libc's malloc, and glibc's
  * introspection calls (malloc_stats, mallinfo2, mallopt, malloc_info)
- * for programs that use them.  Built only into libhakmem-malloc.  The caller's return address is passed down as the
- * call site that labels large blocks. */
+ * for programs that use them.  Built only into libhakmem-malloc.  The
+ * caller's return address is the call site that labels large blocks. */
 #include "alloc.h"
 
 #include <errno.h>
