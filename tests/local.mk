@@ -63,6 +63,14 @@ endif
 TESTS += tests/interposer.sh tests/programs.sh tests/memreturn.sh tests/options.sh
 EXTRA_DIST += tests/interposer.sh tests/programs.sh tests/memreturn.sh tests/options.sh
 
+# A program with a known leak, run under the interposer (never linked
+# with hakmem): the statistics must count exactly what it leaked.
+check_PROGRAMS += tests/leak
+tests_leak_SOURCES = tests/leak.c
+tests_leak_LDADD = $(PTHREAD_LIBS)
+TESTS += tests/leak.sh
+EXTRA_DIST += tests/leak.sh
+
 # The stress test, through the hak_* API (tests/stress.sh) and through
 # malloc under the interposer (stress-libc, not linked with hakmem;
 # tests/stress-interposer.sh), both in a short setting.
