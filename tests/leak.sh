@@ -7,12 +7,8 @@
 # print the per-class and per-layer sections with non-zero figures.
 # Exit 0 pass, 1 fail, 77 skip, 99 hard error.
 
-case ${HAK_TEST_SANITIZER:-} in
-address|thread)
-    echo "SKIP: the statistics of programs under the interposer under -fsanitize=$HAK_TEST_SANITIZER: the sanitizer's runtime must be loaded first and replaces malloc itself, so the interposer cannot be preloaded"
-    exit 77
-    ;;
-esac
+. "${top_srcdir:-.}/tests/preload.sh"
+skip_unless_preloadable "the statistics of programs under the interposer"
 
 build=${top_builddir:-.}
 lib=${HAK_TEST_PRELOAD:-$build/lib/.libs/libhakmem-malloc.so}

@@ -86,7 +86,7 @@ EXTRA_DIST += tests/stress.sh tests/stress-interposer.sh
 
 # `man hakmem` shows the tuning text of hakmem(7) (tests/man.sh).
 TESTS += tests/man.sh
-EXTRA_DIST += tests/man.sh tests/sanitizer.h
+EXTRA_DIST += tests/man.sh tests/sanitizer.h tests/preload.sh
 
 # The release number agrees everywhere it is written (tests/version.sh).
 TESTS += tests/version.sh

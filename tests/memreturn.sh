@@ -10,14 +10,8 @@
 # unmapped as soon as they are empty, with no decay to test.
 set -euo pipefail
 
-# Under --enable-sanitizer=address or thread the interposer cannot be
-# preloaded: the sanitizer's runtime must come first and replaces malloc.
-case ${HAK_TEST_SANITIZER:-} in
-address|thread)
-    echo "SKIP: memreturn (bench/memreturn under the interposer) under -fsanitize=$HAK_TEST_SANITIZER: the sanitizer's runtime must be loaded first and replaces malloc itself, so the interposer cannot be preloaded"
-    exit 77
-    ;;
-esac
+. "${top_srcdir:-.}/tests/preload.sh"
+skip_unless_preloadable "memreturn (bench/memreturn under the interposer)"
 
 prog=${BENCH_BINDIR:-bench}/memreturn
 lib=${HAK_TEST_PRELOAD:-lib/.libs/libhakmem-malloc.so}

@@ -7,12 +7,8 @@
 # all, so the options must be read when the library loads.
 # Exit 0 pass, 1 fail, 99 hard error.
 
-case ${HAK_TEST_SANITIZER:-} in
-address|thread)
-    echo "SKIP: options through the launcher under -fsanitize=$HAK_TEST_SANITIZER: the sanitizer's runtime must be loaded first and replaces malloc itself, so the interposer cannot be preloaded"
-    exit 77
-    ;;
-esac
+. "${top_srcdir:-.}/tests/preload.sh"
+skip_unless_preloadable "options through the launcher"
 
 src=${top_srcdir:-.}
 build=${top_builddir:-.}

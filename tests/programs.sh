@@ -11,14 +11,8 @@
 
 builddir=${top_builddir:-.}
 
-# Under --enable-sanitizer=address or thread the interposer cannot be
-# preloaded: the sanitizer's runtime must come first and replaces malloc.
-case ${HAK_TEST_SANITIZER:-} in
-address|thread)
-    echo "SKIP: real programs under the interposer under -fsanitize=$HAK_TEST_SANITIZER: the sanitizer's runtime must be loaded first and replaces malloc itself, so the interposer cannot be preloaded"
-    exit 77
-    ;;
-esac
+. "${top_srcdir:-.}/tests/preload.sh"
+skip_unless_preloadable "real programs under the interposer"
 : "${HAK_PRELOAD:=${HAK_TEST_PRELOAD:-$(cd "$builddir" && pwd)/lib/.libs/libhakmem-malloc.so}}"
 if [ ! -f "$HAK_PRELOAD" ]; then
     echo "FAIL: interposer not built: $HAK_PRELOAD"
