@@ -116,12 +116,13 @@ typedef struct hak_large_s {
     size_t     map_size;              /* multiple of 2 MiB */
     size_t     size;                  /* requested */
     size_t     capacity;              /* usable: class size, page multiple, <= map_size */
-    size_t     dirty;                 /* bytes from user that may hold data (<= capacity) */
+    size_t     dirty;                 /* bytes from user that may hold data (<= map_size) */
     const void *site;                 /* call site of the allocation or free */
     uint64_t   freed_ms;              /* when it entered BigCache */
     struct hak_large_s *next, *prev;  /* BigCache class list; record free list */
     uint8_t    cls;                   /* BigCache class (floor of capacity) */
     bool       huge;                  /* MADV_HUGEPAGE was applied */
+    bool       tail_queued;           /* pages past capacity queued for decommit */
 } hak_large_t;
 
 /* `room` counts down to 0 as blocks are pushed: the free fast path's
@@ -406,7 +407,7 @@ typedef struct hak_stats_s {
     _Atomic uint64_t orphaned, adopted, large_allocs, large_frees, heaps;
     _Atomic uint64_t madvise_calls, madvise_bytes, advise_calls;
     _Atomic uint64_t bc_hits, bc_site_hits, bc_misses, bc_puts, bc_rejects;
-    _Atomic uint64_t bc_evicted, bc_decayed, bc_bytes_peak;
+    _Atomic uint64_t bc_evicted, bc_decayed, bc_bytes_peak, bc_grown_hits;
     _Atomic uint64_t batch_flushes, batch_ranges, batch_bytes, batch_coalesced;
     _Atomic uint64_t batch_reused, batch_cancels, retained_reused;
     _Atomic uint64_t slab_decommits, large_inplace, large_mremaps;

@@ -93,7 +93,7 @@ static hak_large_t *map_block(size_t size, size_t align)
     l->user = (uintptr_t)base;
     l->map_size = map;
     l->capacity = cap;
-    l->dirty = zero ? 0 : cap;
+    l->dirty = zero ? 0 : map;             /* past cap too: a recycled range */
     l->huge = set_huge((uintptr_t)base, map, cap, huge);
     return l;
 }
@@ -136,9 +136,24 @@ void *hak_large_alloc(size_t size, size_t align, bool zero, const void *site)
             return NULL;
         }
     }
+    /* A thread's last freed block may be smaller than the request, within
+     * its mapping (see bigcache.c); the pages it grows into are as clean
+     * as `dirty` says. */
+    size_t cap = hak_large_capacity(size);
+    if (l->capacity < cap) {
+        if (l->tail_queued) {
+            /* A shrink queued the tail for decommit: cancelled, it keeps
+             * whatever it held. */
+            hak_batch_cancel((void *)(l->user + l->capacity), l->map_size - l->capacity);
+            l->tail_queued = false;
+            l->dirty = l->map_size;
+        }
+        l->capacity = cap;
+    }
     if (zero && l->dirty > 0)
         memset((void *)l->user, 0, size < l->dirty ? size : l->dirty);
-    l->dirty = l->capacity;
+    if (l->dirty < l->capacity)
+        l->dirty = l->capacity;
     l->size = size;
     l->site = site;
     l->magic = LARGE_LIVE ^ hak_secret;
@@ -185,8 +200,10 @@ bool hak_large_resize(hak_large_t *l, size_t size)
         return true;
     }
     if (cap < l->capacity) {
-        if (l->dirty > cap)
+        if (l->dirty > cap) {
             hak_batch_decommit((void *)(l->user + cap), l->dirty - cap);
+            l->tail_queued = true;
+        }
     } else {
         /* Pages given up by an earlier shrink may still be queued: they
          * keep their old contents, which is fine for realloc. */
@@ -195,8 +212,9 @@ bool hak_large_resize(hak_large_t *l, size_t size)
     /* A live block may be written up to its capacity; calloc relies on
      * `dirty` to know what a recycled block must have cleared. */
     large_live(l, -1);
+    if (cap < l->capacity || l->dirty < cap)
+        l->dirty = cap;
     l->capacity = cap;
-    l->dirty = cap;
     l->size = size;
     large_live(l, 1);
     atomic_fetch_add_explicit(&hak_stats.large_inplace, 1, memory_order_relaxed);
@@ -220,6 +238,7 @@ void *hak_large_move(hak_large_t *l, size_t size)
      * decommit: at its old place it would hit whatever is mapped there
      * next, in place it would hit the grown block (found by the fuzzer). */
     hak_batch_cancel((void *)old, old_map);
+    l->tail_queued = false;
     /* The registry pieces of the new range are made writable before the
      * move, so that registering it cannot fail once the block has moved. */
     void *p = hak_registry_prepare(old, map) ? mremap((void *)old, old_map, map, 0) : MAP_FAILED;

@@ -245,6 +245,7 @@ void hak_stats_report(int fd)
     hak_write_str(fd, "bigcache\n");
     line(fd, "hits", LOAD(bc_hits));
     line(fd, "hits (same site)", LOAD(bc_site_hits));
+    line(fd, "hits (grown in place)", LOAD(bc_grown_hits));
     line(fd, "misses", LOAD(bc_misses));
     line(fd, "blocks kept", LOAD(bc_puts));
     line(fd, "blocks not kept", LOAD(bc_rejects));

@@ -17,6 +17,14 @@ static void bc_init(void)
     unit_init();
 }
 
+/* Frees a block that none of these tests' requests fits (8 MiB: whole
+ * huge-page windows), so that the blocks freed before it leave the
+ * thread's slot for their classes. */
+static void push_out_of_slot(void)
+{
+    hak_free(hak_malloc(8 * MiB));
+}
+
 static bool registered(void *p)
 {
     return hak_large_of(hak_registry[(uintptr_t)p >> HAK_SS_SHIFT], p) != NULL;
@@ -41,11 +49,75 @@ START_TEST(test_bigger_class_misses_and_maps_anew)
     bc_init();
     char *p = hak_malloc(1 * MiB);
     hak_free(p);
+    push_out_of_slot();
+    size_t held = hak_bigcache_held();
     uint64_t misses = LOAD(bc_misses);
     char *q = hak_malloc(1 * MiB + 1);
     ck_assert_ptr_ne(q, p);
     ck_assert_uint_eq(LOAD(bc_misses), misses + 1);
+    ck_assert_uint_eq(hak_bigcache_held(), held);
+    hak_free(q);
+}
+END_TEST
+
+START_TEST(test_thread_last_freed_block_serves_any_request_that_fits_its_mapping)
+{
+    bc_init();
+    char *p = hak_malloc(600 * KiB);
+    hak_free(p);
+    uint64_t grown = LOAD(bc_grown_hits);
+    char *q = hak_malloc(1 * MiB + 1);                /* three classes up */
+    ck_assert_ptr_eq(q, p);
+    ck_assert_uint_eq(LOAD(bc_grown_hits), grown + 1);
+    ck_assert_uint_eq(hak_malloc_usable_size(q), hak_large_capacity(1 * MiB + 1));
+    memset(q, 0x5a, 1 * MiB + 1);
+    hak_free(q);
+    char *r = hak_malloc(300 * KiB);                  /* down, within a factor of 4 */
+    ck_assert_ptr_eq(r, p);
+    hak_free(r);
+}
+END_TEST
+
+START_TEST(test_thread_last_freed_block_is_not_taken_four_times_too_big)
+{
+    bc_init();
+    char *p = hak_malloc(1 * MiB);
+    hak_free(p);
+    char *q = hak_malloc(200 * KiB);
+    ck_assert_ptr_ne(q, p);
+    hak_free(q);
+}
+END_TEST
+
+START_TEST(test_request_beyond_the_mapping_misses)
+{
+    bc_init();
+    char *p = hak_malloc(1 * MiB);
+    hak_free(p);
+    uint64_t misses = LOAD(bc_misses);
+    char *q = hak_malloc(2 * MiB + 1);
+    ck_assert_ptr_ne(q, p);
+    ck_assert_uint_eq(LOAD(bc_misses), misses + 1);
     ck_assert_uint_eq(hak_bigcache_held(), hak_large_capacity(1 * MiB));
+    hak_free(q);
+}
+END_TEST
+
+START_TEST(test_calloc_of_grown_block_is_zero_after_a_queued_shrink)
+{
+    bc_init();
+    unsigned char *p = hak_malloc(1536 * KiB);
+    memset(p, 0xff, 1536 * KiB);
+    p = hak_realloc(p, 300 * KiB);                    /* tail queued for decommit */
+    hak_free(p);
+    unsigned char *q = hak_calloc(1, 1200 * KiB);
+    ck_assert_ptr_eq(q, p);
+    for (size_t i = 0; i < 1200 * KiB; i += 512)
+        ck_assert_uint_eq(q[i], 0);
+    memset(q, 0x77, 1200 * KiB);
+    hak_batch_flush();                                /* must not touch q's pages */
+    for (size_t i = 0; i < 1200 * KiB; i += 512)
+        ck_assert_uint_eq(q[i], 0x77);
     hak_free(q);
 }
 END_TEST
@@ -55,6 +127,7 @@ START_TEST(test_empty_class_takes_a_block_at_most_two_classes_up)
     bc_init();
     char *p = hak_malloc(1536 * KiB);               /* class 1.5 MiB */
     hak_free(p);
+    push_out_of_slot();
     ck_assert_ptr_ne(hak_malloc(800 * KiB), p);      /* 896 KiB: three classes down */
     char *q = hak_malloc(1100 * KiB);                /* 1.25 MiB: two down */
     ck_assert_ptr_eq(q, p);
@@ -315,6 +388,10 @@ static Suite *suite(void)
     TCase *tc = tcase_create("cache");
     UNIT_TEST(tc, test_freed_block_serves_next_allocation_of_its_class);
     UNIT_TEST(tc, test_bigger_class_misses_and_maps_anew);
+    UNIT_TEST(tc, test_thread_last_freed_block_serves_any_request_that_fits_its_mapping);
+    UNIT_TEST(tc, test_thread_last_freed_block_is_not_taken_four_times_too_big);
+    UNIT_TEST(tc, test_request_beyond_the_mapping_misses);
+    UNIT_TEST(tc, test_calloc_of_grown_block_is_zero_after_a_queued_shrink);
     UNIT_TEST(tc, test_empty_class_takes_a_block_at_most_two_classes_up);
     UNIT_TEST(tc, test_hit_prefers_block_allocated_by_same_site);
     UNIT_TEST(tc, test_held_bytes_are_bounded_oldest_evicted_first);
