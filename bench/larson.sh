@@ -71,7 +71,10 @@ bench_time_tool
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-declare -A results failed
+# Large blocks run some ten thousand ops/s: thousands keep three digits.
+div=1e6 unit=Mops/s
+[ "$profile" = large ] && div=1e3 unit=kops/s
+declare -A results failed rss
 total=$((runs * ${#threads[@]} * ${#names[@]}))
 n=0
 for ((k = 1; k <= runs; k++)); do
@@ -94,35 +97,48 @@ for ((k = 1; k <= runs; k++)); do
                 continue
             fi
             results[$t,$a]="${results[$t,$a]:-} $v"
-            awk -v v="$v" 'BEGIN { printf "%.2f Mops/s\n", v / 1e6 }' >&2
+            r=$(sed -n 's/^rusage: maxrss_kb=\([0-9]*\).*/\1/p' "$tmp/run.out")
+            rss[$t,$a]="${rss[$t,$a]:-} ${r:-0}"
+            awk -v v="$v" -v d="$div" -v u="$unit" 'BEGIN { printf "%.2f %s\n", v / d, u }' >&2
         done
     done
 done
 
-printf '\nlarson %s: %s-%s B, %s chunks/thread, %s rounds, seed %s, %s s; Mops/s (1 op = free + malloc)' \
-    "$profile" "$LP_MIN" "$LP_MAX" "$LP_CHUNKS" "$LP_ROUNDS" "$LP_SEED" "$seconds"
-[ "$runs" -gt 1 ] && printf ', median of %d runs' "$runs"
-printf '\n\n| threads |'
-for a in "${names[@]}"; do printf ' %s |' "$a"; done
-printf '\n|---:|'
-for _ in "${names[@]}"; do printf -- '---:|'; done
-printf '\n'
-status=0
-for t in "${threads[@]}"; do
-    printf '| %s |' "$t"
-    for a in "${names[@]}"; do
-        if [ -n "${failed[$t,$a]:-}" ]; then
-            printf ' FAILED |'
-            status=1
-        else
-            # shellcheck disable=SC2086  # one value per run
-            printf '%s\n' ${results[$t,$a]} | sort -g |
-                awk '{ v[NR] = $1 } END { m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf " %.2f |", m / 1e6 }'
-        fi
-    done
+# Prints one table: the median of each cell's values divided by $3.
+table() {
+    local -n cells=$1
+    local fmt=$2 scale=$3 t a
+    printf '\n| threads |'
+    for a in "${names[@]}"; do printf ' %s |' "$a"; done
+    printf '\n|---:|'
+    for _ in "${names[@]}"; do printf -- '---:|'; done
     printf '\n'
-done
+    for t in "${threads[@]}"; do
+        printf '| %s |' "$t"
+        for a in "${names[@]}"; do
+            if [ -n "${failed[$t,$a]:-}" ]; then
+                printf ' FAILED |'
+            else
+                # shellcheck disable=SC2086  # one value per run
+                printf '%s\n' ${cells[$t,$a]} | sort -g |
+                    awk -v f="$fmt" -v d="$scale" '{ v[NR] = $1 }
+                        END { m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf f, m / d }'
+            fi
+        done
+        printf '\n'
+    done
+}
+
+printf '\nlarson %s: %s-%s B, %s chunks/thread, %s rounds, seed %s, %s s; %s (1 op = free + malloc)' \
+    "$profile" "$LP_MIN" "$LP_MAX" "$LP_CHUNKS" "$LP_ROUNDS" "$LP_SEED" "$seconds" "$unit"
+[ "$runs" -gt 1 ] && printf ', median of %d runs' "$runs"
+printf '\n'
+table results ' %.2f |' "$div"
+printf '\nPeak RSS, MiB:\n'
+table rss ' %.1f |' 1024
+status=0
 for key in "${!failed[@]}"; do
+    status=1
     bench_note "FAILED: ${key#*,} with ${key%%,*} threads: ${failed[$key]}"
 done
 exit "$status"
