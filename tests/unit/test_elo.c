@@ -4,6 +4,7 @@
 #include "unit.h"
 #include <math.h>
 
+#define KiB ((size_t)1 << 10)
 #define MiB ((size_t)1 << 20)
 
 START_TEST(test_expected_score_follows_the_elo_formula)
@@ -73,18 +74,31 @@ END_TEST
 START_TEST(test_epoch_ends_after_configured_large_operations)
 {
     setenv("HAKMEM_ELO", "1", 1);
-    setenv("HAKMEM_ELO_EPOCH", "8", 1);
+    setenv("HAKMEM_ELO_EPOCH", "32", 1);
     setenv("HAKMEM_DECAY_THREAD", "0", 1);
     unit_init();
     hak_elo_arm_t arms[HAK_ELO_ARMS];
     uint64_t epochs;
     hak_elo_snapshot(arms, &epochs);
     ck_assert_uint_eq(epochs, 0);
-    for (int i = 0; i < 4; i++)                     /* 8 operations */
-        hak_free(hak_malloc(1 * MiB));
+    /* 300 KiB blocks are kept by every arm: no arm differs from the
+     * leader, so nothing is explored and every epoch is the leader's. */
+    for (int i = 0; i < 2; i++)                     /* 4 operations */
+        hak_free(hak_malloc(300 * KiB));
     hak_elo_snapshot(arms, &epochs);
-    ck_assert_uint_eq(epochs, 1);
+    ck_assert_uint_eq(epochs, 1);                   /* the first epoch: an eighth */
     ck_assert_uint_eq(arms[HAK_ELO_ARMS - 1].epochs, 1);   /* the initial leader */
+    for (int i = 0; i < 2; i++)
+        hak_free(hak_malloc(300 * KiB));
+    hak_elo_snapshot(arms, &epochs);
+    ck_assert_uint_eq(epochs, 2);                   /* the second: an eighth */
+    for (int i = 0; i < 15; i++)                    /* 30 operations */
+        hak_free(hak_malloc(300 * KiB));
+    hak_elo_snapshot(arms, &epochs);
+    ck_assert_uint_eq(epochs, 2);
+    hak_free(hak_malloc(300 * KiB));                /* the 32nd */
+    hak_elo_snapshot(arms, &epochs);
+    ck_assert_uint_eq(epochs, 3);
 }
 END_TEST
 
