@@ -29,11 +29,11 @@
  * among those that would not have decided like the leader.
  * Uniform exploration would keep paying for arms already known to be
  * terrible; the arms differ by up to three orders of magnitude here (a 4 MiB
- * block refaulted versus reused).  Exploring epochs are an eighth of the
- * length, for the same reason, and so are the first two: with 64
- * operations, 8 are enough to tell arms apart by the factor of ten that
- * matters, and each exploring operation on a bad arm can cost ten kept
- * ones. */
+ * block refaulted versus reused).  Exploring epochs are a quarter of the
+ * length, for the same reason, and so are the first two.  Not shorter: an
+ * epoch of a few operations measures where it falls in the program's
+ * cycle (an idle gap or a burst of faults) more than its arm; with eighths
+ * the idle workload of bench/elo.sh crowned a keeping arm. */
 #include "internal.h"
 
 #include <sys/resource.h>
@@ -204,7 +204,7 @@ static void start_epoch(unsigned arm, bool explore)
     /* The first two epochs (the unscored start and the leader's first
      * measurement) are short too: until arms have been compared, a long
      * epoch is as likely as not to be spent on a bad one. */
-    uint32_t len = explore || epochs < 2 ? epoch_len / 8 : epoch_len;
+    uint32_t len = explore || epochs < 2 ? epoch_len / 4 : epoch_len;
     atomic_store_explicit(&ep_target, len ? len : 1, memory_order_relaxed);
     process_usage(&faults_at_start, &cpu_at_start);
 }

@@ -74,7 +74,7 @@ END_TEST
 START_TEST(test_epoch_ends_after_configured_large_operations)
 {
     setenv("HAKMEM_ELO", "1", 1);
-    setenv("HAKMEM_ELO_EPOCH", "32", 1);
+    setenv("HAKMEM_ELO_EPOCH", "16", 1);
     setenv("HAKMEM_DECAY_THREAD", "0", 1);
     unit_init();
     hak_elo_arm_t arms[HAK_ELO_ARMS];
@@ -86,17 +86,17 @@ START_TEST(test_epoch_ends_after_configured_large_operations)
     for (int i = 0; i < 2; i++)                     /* 4 operations */
         hak_free(hak_malloc(300 * KiB));
     hak_elo_snapshot(arms, &epochs);
-    ck_assert_uint_eq(epochs, 1);                   /* the first epoch: an eighth */
+    ck_assert_uint_eq(epochs, 1);                   /* the first epoch: a quarter */
     ck_assert_uint_eq(arms[HAK_ELO_ARMS - 1].epochs, 1);   /* the initial leader */
     for (int i = 0; i < 2; i++)
         hak_free(hak_malloc(300 * KiB));
     hak_elo_snapshot(arms, &epochs);
-    ck_assert_uint_eq(epochs, 2);                   /* the second: an eighth */
-    for (int i = 0; i < 15; i++)                    /* 30 operations */
+    ck_assert_uint_eq(epochs, 2);                   /* the second: a quarter */
+    for (int i = 0; i < 7; i++)                     /* 14 operations */
         hak_free(hak_malloc(300 * KiB));
     hak_elo_snapshot(arms, &epochs);
     ck_assert_uint_eq(epochs, 2);
-    hak_free(hak_malloc(300 * KiB));                /* the 32nd */
+    hak_free(hak_malloc(300 * KiB));                /* the 16th */
     hak_elo_snapshot(arms, &epochs);
     ck_assert_uint_eq(epochs, 3);
 }
