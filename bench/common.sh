@@ -1,6 +1,6 @@
-# common.sh — shared by larson.sh and compare.sh (sourced, not run): the
-# allocator table, finding or building the benchmark programs, and running
-# one benchmark under one allocator with its resource usage recorded.
+# common.sh — shared by larson.sh, compare.sh and programs.sh (sourced, not
+# run): the allocator table, finding or building the benchmark programs, and
+# running one benchmark under one allocator with its resource usage recorded.
 # shellcheck shell=bash disable=SC2034  # variables set here are read by the sourcing script
 
 # The allocator variants, one per line:
@@ -257,25 +257,32 @@ bench_time_tool() {
 }
 
 # bench_run ALLOCATOR OUTPREFIX PROGRAM ARGS...: runs a benchmark program
-# under the allocator (resolved beforehand with bench_alloc_resolve, whose
+# (of $BENCH_BINDIR, or any program given by a path with a slash) under the
+# allocator (resolved beforehand with bench_alloc_resolve, whose
 # BENCH_PRELOAD and BENCH_ENV it uses).  Output goes to OUTPREFIX.out and
-# .err.  Sets RUN_STATUS, RUN_MAXRSS (KiB), RUN_MINFLT, RUN_MAJFLT.
+# .err.  Sets RUN_STATUS, RUN_MAXRSS (KiB), RUN_MINFLT, RUN_MAJFLT and
+# RUN_WALL (the wall time in seconds, to the millisecond).
 bench_run() {
-    local out=$2.out err=$2.err rus=$2.rusage prog=$3 line
+    local out=$2.out err=$2.err rus=$2.rusage prog=$3 line t0 t1
     local -a envs cmd
     shift 3
+    case $prog in */*) ;; *) prog=$BENCH_BINDIR/$prog ;; esac
     envs=()
     [ -n "$BENCH_ENV" ] && read -r -a envs <<<"$BENCH_ENV"
     [ -n "$BENCH_PRELOAD" ] && envs+=("LD_PRELOAD=$BENCH_PRELOAD")
-    cmd=(env -u LD_PRELOAD "${envs[@]}" "$BENCH_BINDIR/$prog" "$@")
+    cmd=(env -u LD_PRELOAD "${envs[@]}" "$prog" "$@")
     RUN_STATUS=0
+    t0=$(date +%s%N)
     if [ -n "$BENCH_TIME_BIN" ]; then
         "$BENCH_TIME_BIN" -f '%M %R %F' -o "$rus" "${cmd[@]}" >"$out" 2>"$err" || RUN_STATUS=$?
+        t1=$(date +%s%N)
         line=$(tail -n 1 "$rus")
     else
         "${cmd[@]}" >"$out" 2>"$err" || RUN_STATUS=$?
+        t1=$(date +%s%N)
         line=$(sed -n 's/^rusage: maxrss_kb=\([0-9]*\) minflt=\([0-9]*\) majflt=\([0-9]*\)$/\1 \2 \3/p' "$out" | tail -n 1)
     fi
+    RUN_WALL=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')
     read -r RUN_MAXRSS RUN_MINFLT RUN_MAJFLT <<<"${line:-}" || true
     case "${RUN_MAXRSS:-}" in '' | *[!0-9]*) RUN_MAXRSS='' RUN_MINFLT='' RUN_MAJFLT='' ;; esac
     # ld.so only warns when a preload cannot be loaded and runs the program
