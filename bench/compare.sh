@@ -326,6 +326,39 @@ report_md() {
         echo
         echo "**$failures run(s) failed**; failed results are not numbers and were not ranked."
     fi
+    echo
+    echo 'Over the suite: the geometric mean of each allocator'"'"'s speed relative to the'
+    echo 'fastest of each benchmark (1 = fastest everywhere), and of its peak RSS'
+    echo 'relative to the smallest; the benchmarks where it is the fastest, and where'
+    echo 'it is within 5 % of the fastest.'
+    echo
+    echo '| allocator | geomean speed vs fastest | geomean RSS vs smallest | fastest | within 5 % | benchmarks |'
+    echo '|---|---:|---:|---:|---:|---:|'
+    awk -F, '
+    NR == 1 { next }
+    $12 == "ok" && $5 + 0 > 0 && $8 + 0 > 0 {
+        b = $1; a = $2
+        if (!(a in seen)) { seen[a] = 1; order[++na] = a }
+        speed[b, a] = $3 == "ns" ? 1 / $5 : $5 + 0; rss[b, a] = $8 + 0
+        if (!(b in best) || speed[b, a] > best[b]) best[b] = speed[b, a]
+        if (!(b in small) || rss[b, a] < small[b]) small[b] = rss[b, a]
+        bench[b] = 1
+    }
+    END {
+        for (i = 1; i <= na; i++) {
+            a = order[i]; n = 0; ls = 0; lr = 0; fast = 0; near = 0
+            for (b in bench) {
+                if (!((b, a) in speed)) continue
+                n++
+                ls += log(speed[b, a] / best[b])
+                lr += log(rss[b, a] / small[b])
+                if (speed[b, a] >= best[b]) fast++
+                if (speed[b, a] >= best[b] * 0.95) near++
+            }
+            if (n > 0)
+                printf "| %s | %.3f | %.2f | %d | %d | %d |\n", a, exp(ls / n), exp(lr / n), fast, near, n
+        }
+    }' "$summary_csv"
 }
 
 mkdir -p "$outdir"
