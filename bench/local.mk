@@ -38,7 +38,8 @@ bench_instr_CFLAGS = $(bench_cflags)
 TESTS += bench/smoke.sh
 
 EXTRA_DIST += bench/README.md bench/common.sh bench/compare.sh bench/elo.sh \
-	bench/larson.sh bench/smoke.sh bench/instr.sh bench/programs.sh
+	bench/larson.sh bench/smoke.sh bench/instr.sh bench/programs.sh \
+	bench/scaling.sh
 
 # `make bench BENCH_FLAGS=--quick` for the one-minute version.
 BENCH_FLAGS =
