@@ -204,8 +204,6 @@ hak_large_t *hak_bigcache_take(size_t size, size_t align, const void *site)
     }
     if (l->site == site)
         atomic_fetch_add_explicit(&hak_stats.bc_site_hits, 1, memory_order_relaxed);
-    if (l->capacity < hak_large_capacity(size))
-        atomic_fetch_add_explicit(&hak_stats.bc_grown_hits, 1, memory_order_relaxed);
     atomic_fetch_sub_explicit(&held, l->capacity, memory_order_relaxed);
     atomic_fetch_add_explicit(&hak_stats.bc_hits, 1, memory_order_relaxed);
     return l;

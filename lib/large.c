@@ -149,6 +149,7 @@ void *hak_large_alloc(size_t size, size_t align, bool zero, const void *site)
             l->dirty = l->map_size;
         }
         l->capacity = cap;
+        atomic_fetch_add_explicit(&hak_stats.bc_grown_hits, 1, memory_order_relaxed);
     }
     if (zero && l->dirty > 0)
         memset((void *)l->user, 0, size < l->dirty ? size : l->dirty);
