@@ -100,7 +100,8 @@ typedef struct hak_ss_s {
     uint32_t    free_mask;            /* bit i set: slab i is free */
     uint32_t    dirty_mask;           /* free slabs whose pages may be resident */
     uint32_t    pending_mask;         /* free slabs queued in the batch for decommit */
-    uint32_t    pad;
+    uint8_t     huge;                 /* HAK_HUGE_ALL: MADV_HUGEPAGE applied */
+    uint8_t     pad[3];
     uint64_t    released_ms;          /* last time a slab became free */
     struct hak_ss_s *next, *prev;     /* pool list */
     hak_span_t  spans[HAK_SS_SLABS];  /* spans[i] describes a span starting at slab i */
@@ -233,6 +234,7 @@ typedef struct hak_options_s {
     bool     madv_free;               /* MADV_FREE instead of MADV_DONTNEED */
     size_t   retain_max;              /* released address space kept mapped */
     bool     large_hugepage;          /* MADV_HUGEPAGE on whole 2 MiB windows */
+    size_t   ss_hugepage_after;       /* SuperSlab bytes mapped before they get MADV_HUGEPAGE */
     bool     elo;                     /* tournament picks the retention threshold */
     size_t   large_release;           /* fixed threshold when elo is off */
     uint32_t elo_epoch;               /* large operations per epoch */

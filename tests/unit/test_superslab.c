@@ -2,6 +2,44 @@
  * how a pointer finds its span, and that released memory is forgotten. */
 #include "unit.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+/* Whether the mapping that holds `a` carries a VmFlags flag ("hg":
+ * MADV_HUGEPAGE, "nh": MADV_NOHUGEPAGE).  Static buffer: reading
+ * allocates nothing. */
+static bool vma_has_flag(uintptr_t a, const char *flag)
+{
+    static char buf[4 << 20];
+    int fd = open("/proc/self/smaps", O_RDONLY);
+    ck_assert_int_ge(fd, 0);
+    size_t len = 0;
+    ssize_t r;
+    while (len < sizeof buf - 1 && (r = read(fd, buf + len, sizeof buf - 1 - len)) > 0)
+        len += (size_t)r;
+    close(fd);
+    buf[len] = '\0';
+    bool inside = false;
+    for (char *line = buf; *line != '\0';) {
+        char *end = strchr(line, '\n');
+        if (end != NULL)
+            *end = '\0';
+        uintptr_t lo, hi;
+        if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2)
+            inside = lo <= a && a < hi;
+        else if (inside && strncmp(line, "VmFlags:", 8) == 0) {
+            char pat[8];
+            snprintf(pat, sizeof pat, " %s", flag);
+            return strstr(line, pat) != NULL;
+        }
+        if (end == NULL)
+            break;
+        line = end + 1;
+    }
+    ck_abort_msg("no mapping holds %#lx", (unsigned long)a);
+    return false;
+}
+
 START_TEST(test_registry_finds_span_of_every_block)
 {
     unit_init();
@@ -95,6 +133,41 @@ START_TEST(test_empty_superslab_beyond_cache_is_unmapped)
 }
 END_TEST
 
+START_TEST(test_superslab_of_a_small_heap_uses_small_pages)
+{
+    unit_init();
+    if (!hak_opt.use_superslab)
+        return;
+    hak_span_t *s = hak_span_acquire(3);
+    ck_assert_uint_eq(s->ss->huge, HAK_HUGE_NONE);
+    ck_assert(!vma_has_flag(s->start, "hg"));
+    hak_span_release(s);
+}
+END_TEST
+
+START_TEST(test_superslab_past_the_huge_page_threshold_is_marked_huge)
+{
+    unit_init();
+    if (!hak_opt.use_superslab)
+        return;
+    hak_opt.ss_hugepage_after = 2 * HAK_SS_SIZE;
+    /* whole-SuperSlab spans: each of the first three needs its own */
+    unsigned c = hak_size_class(HAK_MID_MAX);
+    hak_span_t *spans[64];
+    unsigned n = 0;
+    while (n < 64 && atomic_load(&hak_stats.superslabs) < 3)
+        spans[n++] = hak_span_acquire(c);
+    hak_span_t *first = spans[0], *last = spans[n - 1];
+    ck_assert_ptr_ne(first->ss, last->ss);
+    ck_assert_uint_eq(first->ss->huge, HAK_HUGE_NONE);
+    ck_assert_uint_eq(last->ss->huge, HAK_HUGE_ALL);
+    ck_assert(!vma_has_flag(first->start, "hg"));
+    ck_assert(vma_has_flag(last->start, "hg"));
+    while (n > 0)
+        hak_span_release(spans[--n]);
+}
+END_TEST
+
 START_TEST(test_standalone_slab_is_its_own_aligned_mapping)
 {
     unit_init();
@@ -123,6 +196,8 @@ static Suite *suite(void)
     UNIT_TEST(tc, test_spans_of_different_classes_share_a_superslab);
     UNIT_TEST(tc, test_released_span_is_forgotten_by_registry);
     UNIT_TEST(tc, test_empty_superslab_beyond_cache_is_unmapped);
+    UNIT_TEST(tc, test_superslab_of_a_small_heap_uses_small_pages);
+    UNIT_TEST(tc, test_superslab_past_the_huge_page_threshold_is_marked_huge);
     UNIT_TEST(tc, test_standalone_slab_is_its_own_aligned_mapping);
     suite_add_tcase(s, tc);
     return s;
