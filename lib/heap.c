@@ -207,6 +207,34 @@ hak_heap_t *hak_heap_lock_shared(void)
 
 void hak_heap_unlock_shared(void) { pthread_mutex_unlock(&shared_lock); }
 
+/* Before mapping a new span: spans of class c with remote frees waiting,
+ * from the heap of a thread that has not been in its slow path since the
+ * last look (blocked in a join, say, while another thread frees what it
+ * allocated: those frees would wait in its spans forever).  A heap whose
+ * thread is in its slow path right now is skipped, not waited for. */
+unsigned hak_heap_steal(hak_heap_t *self, unsigned c, hak_span_t **out, unsigned max)
+{
+    unsigned n = 0;
+    pthread_mutex_lock(&heaps_lock);
+    for (hak_heap_t *v = heaps; v != NULL && n < max; v = v->next_heap) {
+        if (v == self)
+            continue;
+        uint32_t ticks = atomic_load_explicit(&v->slow_ticks, memory_order_relaxed);
+        if (ticks != v->seen_ticks) {
+            v->seen_ticks = ticks;
+            continue;
+        }
+        int idle = 0;
+        if (!atomic_compare_exchange_strong_explicit(&v->busy, &idle, 2, memory_order_acquire,
+                                                     memory_order_relaxed))
+            continue;
+        n += hak_tiny_give_spans(v, self, c, out + n, max - n);
+        atomic_store_explicit(&v->busy, 0, memory_order_release);
+    }
+    pthread_mutex_unlock(&heaps_lock);
+    return n;
+}
+
 /* fork: hold every global lock across the fork, in one order, so the
  * child inherits consistent structures.  In the child only the forking
  * thread exists; the other heaps are torn down as if their threads had

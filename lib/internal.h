@@ -162,7 +162,7 @@ static inline uint32_t hak_sll_count(const hak_sll_t *l) { return l->cap - l->ro
 #if HAKMEM_DEBUG_COUNTERS
 #define HAK_COUNTERS_REFILL(X) \
     X(refill_local) X(refill_remote) X(refill_carve) X(refill_partial) \
-    X(refill_full_scan) X(refill_adopt) X(refill_new_span) X(refill_new_ss)
+    X(refill_full_scan) X(refill_adopt) X(refill_steal) X(refill_new_span) X(refill_new_ss)
 #define HAK_COUNTERS_FREE(X) \
     X(free_tls_sll) X(free_ss_local) X(free_ss_remote) X(free_large) X(free_invalid)
 #define HAK_COUNTERS_EARLY(X) X(malloc_zero) X(free_null) X(realloc_inplace)
@@ -183,7 +183,9 @@ struct hak_heap_s {
     hak_span_t *full[HAK_NCLASS];     /* spans with neither (may have remote frees) */
     hak_heap_t *next_heap, *prev_heap;
     int         kind;                 /* HAK_HEAP_* */
-    _Atomic int busy;                 /* span lists being changed (see tiny.c) */
+    _Atomic int busy;                 /* 1: its thread changes its span lists; 2: a thief does (tiny.c) */
+    _Atomic uint32_t slow_ticks;      /* slow-path entries, written by its thread */
+    uint32_t    seen_ticks;           /* slow_ticks at a thief's last look (under heaps_lock) */
     hak_class_counts_t cls_counts[HAK_NCLASS];
 #if HAKMEM_DEBUG_COUNTERS
     hak_counters_t counters;          /* written by the owner thread only */
@@ -291,6 +293,7 @@ void  hak_tiny_orphan_all(hak_heap_t *h);
 size_t hak_tiny_usable(void *p);                      /* 0: not a slab block */
 unsigned hak_tiny_reclaim_orphans(void);              /* fully freed orphans released */
 void  hak_tiny_trim(hak_heap_t *h);                   /* the caller's caches, all of them */
+unsigned hak_tiny_give_spans(hak_heap_t *v, hak_heap_t *to, unsigned cls, hak_span_t **out, unsigned max);
 void  hak_orphan_lock(void);
 void  hak_orphan_unlock(void);
 void  hak_orphan_reset_lock(void);
@@ -300,6 +303,7 @@ extern __thread hak_heap_t *hak_tls_heap __attribute__((tls_model("initial-exec"
 extern hak_heap_t hak_heap_empty;
 hak_heap_t *hak_heap_init_thread(void);               /* may return the shared heap */
 hak_heap_t *hak_heap_lock_shared(void);
+unsigned hak_heap_steal(hak_heap_t *self, unsigned cls, hak_span_t **out, unsigned max);
 void  hak_heap_unlock_shared(void);
 void  hak_heap_fork_prepare(void);
 void  hak_heap_fork_parent(void);
@@ -406,7 +410,7 @@ size_t hak_usable_impl(void *p, const char *caller);
 typedef struct hak_stats_s {
     _Atomic uint64_t mapped, mapped_peak, map_calls, unmap_calls;
     _Atomic uint64_t superslabs, superslabs_peak, spans_acquired, spans_released;
-    _Atomic uint64_t orphaned, adopted, large_allocs, large_frees, heaps;
+    _Atomic uint64_t orphaned, adopted, stolen, large_allocs, large_frees, heaps;
     _Atomic uint64_t madvise_calls, madvise_bytes, advise_calls;
     _Atomic uint64_t bc_hits, bc_site_hits, bc_misses, bc_puts, bc_rejects;
     _Atomic uint64_t bc_evicted, bc_decayed, bc_bytes_peak, bc_grown_hits;

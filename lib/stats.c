@@ -239,6 +239,7 @@ void hak_stats_report(int fd)
     line(fd, "spans released", LOAD(spans_released));
     line(fd, "spans orphaned", LOAD(orphaned));
     line(fd, "spans adopted", LOAD(adopted));
+    line(fd, "spans stolen", LOAD(stolen));
     line(fd, "large allocations", LOAD(large_allocs));
     line(fd, "large frees", LOAD(large_frees));
     line(fd, "thread heaps (live)", LOAD(heaps));

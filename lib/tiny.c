@@ -12,9 +12,15 @@
  * whose blocks have all been freed go back to their SuperSlab at decay. */
 #include "alloc.h"
 
-/* A heap's span lists are changed by its thread without a lock.  `busy`
- * brackets every change, so that a fork child, which inherits the lists of
- * threads that do not exist in it, can tell the ones it may walk. */
+#include <sched.h>
+
+/* A heap's span lists are changed by its thread under `busy`, which is
+ * nearly always free for the taking: the only other thread that takes it
+ * is a thief (hak_heap_steal), for the moment it needs to unlink a few
+ * spans from a heap whose thread has been idle.  A fork child, which
+ * inherits the lists of threads that do not exist in it, can tell by
+ * `busy` the ones it may walk (thieves hold heaps_lock, which the fork
+ * holds too). */
 #if defined(__SANITIZE_THREAD__) && !defined(__clang__)
 /* gcc warns that ThreadSanitizer does not model fences (-Wtsan).  This one
  * orders `busy` before the list changes only for a fork child's snapshot,
@@ -23,14 +29,25 @@
 #endif
 static inline void heap_enter(hak_heap_t *h)
 {
-    atomic_store_explicit(&h->busy, 1, memory_order_relaxed);
+    int idle = 0;
+    while (unlikely(!atomic_compare_exchange_weak_explicit(&h->busy, &idle, 1, memory_order_acquire,
+                                                           memory_order_relaxed))) {
+        idle = 0;
+        sched_yield();
+    }
     atomic_thread_fence(memory_order_release);
+    atomic_store_explicit(&h->slow_ticks, atomic_load_explicit(&h->slow_ticks, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
 }
 
 static inline void heap_leave(hak_heap_t *h)
 {
     atomic_store_explicit(&h->busy, 0, memory_order_release);
 }
+
+/* Spans taken per theft, and looked at per list of the victim. */
+#define STEAL_MAX  4
+#define STEAL_SCAN 16
 
 static pthread_mutex_t orphan_lock = PTHREAD_MUTEX_INITIALIZER;
 static hak_span_t *orphans[HAK_NCLASS];
@@ -161,11 +178,44 @@ static void *refill_pop(hak_heap_t *h, unsigned c)
             span_own(h, s);
             continue;
         }
+        hak_span_t *stolen[STEAL_MAX];
+        unsigned n = h->kind == HAK_HEAP_THREAD ? hak_heap_steal(h, c, stolen, STEAL_MAX) : 0;
+        if (n > 0) {
+            HAK_COUNT(refill_steal);
+            atomic_fetch_add_explicit(&hak_stats.stolen, n, memory_order_relaxed);
+            for (unsigned i = 0; i < n; i++)
+                span_own(h, stolen[i]);
+            continue;
+        }
         if ((s = hak_span_acquire(c)) == NULL)
             return NULL;
         HAK_COUNT(refill_new_span);
         span_own(h, s);
     }
+}
+
+/* Under v->busy, taken by a thief (hak_heap_steal): unlinks up to `max`
+ * spans of class c that have remote frees waiting, full ones first (their
+ * owner would only find them by scan_full), and makes them `to`'s.  A
+ * block of theirs still in v's cache goes back by remote push when v
+ * spills it. */
+unsigned hak_tiny_give_spans(hak_heap_t *v, hak_heap_t *to, unsigned c, hak_span_t **out, unsigned max)
+{
+    unsigned n = 0;
+    hak_span_t **lists[2] = { &v->full[c], &v->avail[c] };
+    for (int k = 0; k < 2; k++) {
+        hak_span_t *s = *lists[k];
+        for (unsigned seen = 0; s != NULL && seen < STEAL_SCAN && n < max; seen++) {
+            hak_span_t *next = s->next == *lists[k] ? NULL : s->next;
+            if (atomic_load_explicit(&s->remote, memory_order_relaxed) != 0) {
+                list_remove(lists[k], s);
+                atomic_store_explicit(&s->owner, to, memory_order_relaxed);
+                out[n++] = s;
+            }
+            s = next;
+        }
+    }
+    return n;
 }
 
 void *hak_tiny_refill_pop(hak_heap_t *h, unsigned c)
@@ -185,7 +235,14 @@ static void spill(hak_heap_t *h, unsigned c, unsigned n)
         void *b = hak_sll_pop(l);
         spilled++;
         hak_span_t *s = hak_span_of((uintptr_t)b);
-        hak_assert(s != NULL && atomic_load(&s->owner) == h);
+        hak_assert(s != NULL);
+        if (unlikely(atomic_load_explicit(&s->owner, memory_order_relaxed) != h)) {
+            /* stolen while the block sat in this cache: the new owner's
+             * drain counts it back */
+            spilled--;
+            hak_span_remote_push(s, b);
+            continue;
+        }
         hak_span_free_local(s, b);
         HAK_COUNT(free_ss_local);
         span_settle(h, s);

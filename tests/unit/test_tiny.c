@@ -147,6 +147,88 @@ START_TEST(test_fully_freed_orphan_is_released_by_the_decay)
 }
 END_TEST
 
+/* The blocks of a thread blocked in pthread_join, freed by the thread it
+ * waits for, which then allocates as many of the same size. */
+#define STEAL_SIZE   176
+#define STEAL_BLOCKS 2000
+static void *steal_blocks[STEAL_BLOCKS];
+
+static void *free_all_then_allocate(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < STEAL_BLOCKS; i++)
+        hak_free(steal_blocks[i]);
+    for (int i = 0; i < STEAL_BLOCKS; i++)
+        steal_blocks[i] = hak_malloc(STEAL_SIZE);
+    return NULL;
+}
+
+/* How many of steal_blocks lie in one of the spans in `was`. */
+static unsigned blocks_in(hak_span_t *const *was, unsigned n)
+{
+    unsigned in = 0;
+    for (int i = 0; i < STEAL_BLOCKS; i++) {
+        uintptr_t a = (uintptr_t)steal_blocks[i];
+        for (unsigned k = 0; k < n; k++)
+            if (a - was[k]->start < (uintptr_t)was[k]->nslabs << HAK_SLAB_SHIFT) {
+                in++;
+                break;
+            }
+    }
+    return in;
+}
+
+START_TEST(test_spans_of_an_idle_thread_are_stolen_instead_of_mapping_new_ones)
+{
+    unit_init();
+    for (int i = 0; i < STEAL_BLOCKS; i++)
+        steal_blocks[i] = hak_malloc(STEAL_SIZE);
+    hak_span_t *was[STEAL_BLOCKS];
+    unsigned spans = 0;
+    for (int i = 0; i < STEAL_BLOCKS; i++) {
+        hak_span_t *s = hak_span_of((uintptr_t)steal_blocks[i]);
+        if (spans == 0 || was[spans - 1] != s)
+            was[spans++] = s;
+    }
+    ck_assert_uint_ge(spans, 4);
+    uint64_t stolen = atomic_load(&hak_stats.stolen);
+    pthread_t t;
+    pthread_create(&t, NULL, free_all_then_allocate, NULL);
+    pthread_join(t, NULL);
+    /* The thief maps one span while it notes that this thread is idle;
+     * after that it takes this thread's spans, drained of its frees (an
+     * empty one goes back to the SuperSlab and is taken again): nearly
+     * all its blocks are where this thread's were. */
+    ck_assert_uint_ge(atomic_load(&hak_stats.stolen), stolen + spans - 1);
+    ck_assert_uint_ge(blocks_in(was, spans), STEAL_BLOCKS - 2 * was[0]->capacity);
+    for (int i = 0; i < STEAL_BLOCKS; i++)
+        hak_free(steal_blocks[i]);
+}
+END_TEST
+
+START_TEST(test_cached_block_of_a_stolen_span_goes_back_by_remote_free)
+{
+    unit_init();
+    for (int i = 0; i < STEAL_BLOCKS; i++)
+        steal_blocks[i] = hak_malloc(STEAL_SIZE);
+    void *kept = hak_malloc(STEAL_SIZE);
+    hak_span_t *s = hak_span_of((uintptr_t)kept);
+    hak_free(kept);                                  /* in this thread's cache */
+    pthread_t t;
+    pthread_create(&t, NULL, free_all_then_allocate, NULL);
+    pthread_join(t, NULL);
+    ck_assert_ptr_ne(atomic_load(&s->owner), hak_tls_heap);
+    ck_assert_uint_eq(atomic_load(&s->remote), 0);
+    hak_tiny_trim(hak_tls_heap);                     /* spills the cache */
+    bool found = false;
+    for (uintptr_t b = atomic_load(&s->remote); b != 0; b = hak_link_decode((void *)b))
+        found |= b == (uintptr_t)kept;
+    ck_assert(found);
+    for (int i = 0; i < STEAL_BLOCKS; i++)
+        hak_free(steal_blocks[i]);
+}
+END_TEST
+
 START_TEST(test_empty_span_returns_to_superslab)
 {
     unit_init();
@@ -285,6 +367,8 @@ static Suite *suite(void)
     UNIT_TEST(tc, test_exited_thread_spans_are_orphaned_and_freed_into_remotely);
     UNIT_TEST(tc, test_orphan_is_adopted_by_a_refill_of_its_class);
     UNIT_TEST(tc, test_fully_freed_orphan_is_released_by_the_decay);
+    UNIT_TEST(tc, test_spans_of_an_idle_thread_are_stolen_instead_of_mapping_new_ones);
+    UNIT_TEST(tc, test_cached_block_of_a_stolen_span_goes_back_by_remote_free);
     UNIT_TEST(tc, test_empty_span_returns_to_superslab);
     UNIT_TEST(tc, test_fork_child_orphans_spans_of_other_threads);
     UNIT_TEST(tc, test_fork_child_leaves_alone_a_heap_caught_mid_update);
