@@ -93,15 +93,22 @@ static void *alloc_class(unsigned c)
 
 /* Slow paths give cached memory back now and then, and start the decay
  * thread when it was asked for; both at a point where no lock is held.
- * Frees of slab blocks take the slow path often (spills, remote frees):
- * they look at the clock every 16th time only. */
+ * Slab blocks take the slow path often (mid sizes at every malloc, frees
+ * at spills and remote frees), and reading the clock costs more than
+ * their pop or push: they look at it every 16th time only. */
 static inline void slow_path_done(void)
 {
     hak_decay_tick();
     hak_decay_start_pending();
 }
 
-static __thread unsigned slow_frees __attribute__((tls_model("initial-exec")));
+static __thread unsigned slow_slab_ops __attribute__((tls_model("initial-exec")));
+
+static inline void slab_slow_path_done(void)
+{
+    if ((++slow_slab_ops & 15) == 0)
+        slow_path_done();
+}
 
 void *hak_alloc_slow(size_t size, const void *site)
 {
@@ -111,15 +118,16 @@ void *hak_alloc_slow(size_t size, const void *site)
     }
     if (size == 0)
         HAK_COUNT(malloc_zero);
-    void *p;
     if (size <= hak_opt.mid_max) {
-        p = alloc_class(hak_size_class(size));
-    } else if (size > PTRDIFF_MAX) {
+        void *p = alloc_class(hak_size_class(size));
+        slab_slow_path_done();
+        return p;
+    }
+    if (size > PTRDIFF_MAX) {
         errno = ENOMEM;
         return NULL;
-    } else {
-        p = hak_large_alloc(size, 0, false, site);
     }
+    void *p = hak_large_alloc(size, 0, false, site);
     slow_path_done();
     return p;
 }
@@ -144,8 +152,7 @@ void hak_free_slow(void *p)
     uintptr_t e = hak_registry_entry(a);
     if ((e & HAK_TAG_MASK) == HAK_TAG_CHUNK && (a & (HAK_ALIGN - 1)) == 0) {
         hak_tiny_free_slow(hak_tls_heap, p);
-        if ((++slow_frees & 15) == 0)
-            slow_path_done();
+        slab_slow_path_done();
         return;
     }
     hak_large_t *l = hak_large_of(e, p);

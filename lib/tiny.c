@@ -6,7 +6,8 @@
  *
  * Refill stages, in order: the heap's spans with free blocks (local list,
  * drained remote queue, uncarved tail) -> full spans that received remote
- * frees -> an orphaned span of the class -> a new span (superslab.c).
+ * frees -> an orphaned span of the class -> spans with remote frees of an
+ * idle thread's heap (hak_heap_steal) -> a new span (superslab.c).
  * Orphans are adopted before new memory is mapped, so that threads that
  * come and go (Larson) reuse what their predecessors left behind; orphans
  * whose blocks have all been freed go back to their SuperSlab at decay. */

@@ -52,7 +52,7 @@ static counts_t counts(void)
 static uint64_t refills(const counts_t *c)
 {
     return c->refill_local + c->refill_remote + c->refill_carve + c->refill_partial +
-           c->refill_adopt + c->refill_new_span;
+           c->refill_adopt + c->refill_steal + c->refill_new_span;
 }
 
 static pthread_barrier_t freed, report_read;
