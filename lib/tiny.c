@@ -231,16 +231,16 @@ static void spill(hak_heap_t *h, unsigned c, unsigned n)
 {
     hak_sll_t *l = &h->sll[c];
     HAK_COUNT(spill);
-    uint64_t spilled = 0;
+    uint64_t spilled = 0, handed = 0;
     while (n-- > 0 && l->head != NULL) {
         void *b = hak_sll_pop(l);
         spilled++;
         hak_span_t *s = hak_span_of((uintptr_t)b);
         hak_assert(s != NULL);
         if (unlikely(atomic_load_explicit(&s->owner, memory_order_relaxed) != h)) {
-            /* stolen while the block sat in this cache: the new owner's
-             * drain counts it back */
-            spilled--;
+            /* stolen while the block sat in this cache: it stays out
+             * until the new owner's drain counts it back */
+            handed++;
             hak_span_remote_push(s, b);
             continue;
         }
@@ -248,10 +248,10 @@ static void spill(hak_heap_t *h, unsigned c, unsigned n)
         HAK_COUNT(free_ss_local);
         span_settle(h, s);
     }
-    if (spilled > 0) {
+    if (spilled > 0)
         HAK_COUNT_OWN(h->cls_counts[c].spilled, spilled);
-        hak_stats_add(&hak_class_stats[c].out, -(int64_t)spilled, NULL);
-    }
+    if (spilled > handed)
+        hak_stats_add(&hak_class_stats[c].out, -(int64_t)(spilled - handed), NULL);
 }
 
 /* A free into an orphan (a span of an exited thread) goes on its remote

@@ -226,6 +226,12 @@ START_TEST(test_cached_block_of_a_stolen_span_goes_back_by_remote_free)
     ck_assert(found);
     for (int i = 0; i < STEAL_BLOCKS; i++)
         hak_free(steal_blocks[i]);
+    /* counted once as allocated and once as freed, whatever its path */
+    hak_class_totals_t sum[HAK_NCLASS];
+    hak_heap_class_sum(sum);
+    unsigned c = hak_size_class(STEAL_SIZE);
+    ck_assert_uint_eq(sum[c].allocs, 2 * STEAL_BLOCKS + 1);
+    ck_assert_uint_eq(sum[c].frees, 2 * STEAL_BLOCKS + 1);
 }
 END_TEST
 
