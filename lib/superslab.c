@@ -27,7 +27,6 @@ static pthread_mutex_t ss_lock = PTHREAD_MUTEX_INITIALIZER;
 static hak_ss_t   *ss_partial;          /* SuperSlabs with free slabs */
 static hak_ss_t   *ss_empty;            /* cached, all slabs free */
 static uint32_t    ss_empty_count;
-static uint32_t    ss_mapped;           /* SuperSlabs registered, cached ones too */
 static hak_span_t *standalone_free;     /* recycled out-of-line span records */
 static uint32_t    dirty_slabs;         /* free slabs that may hold pages */
 
@@ -68,7 +67,8 @@ static hak_ss_t *ss_new(void)
      * SuperSlab resident for its first few blocks.  A big heap walks more
      * pages than the TLB holds, and a huge page is one TLB entry and one
      * fault where 4 KiB pages are 512 of each. */
-    uint8_t want = (size_t)ss_mapped * HAK_SS_SIZE >= hak_opt.ss_hugepage_after ? HAK_HUGE_ALL : HAK_HUGE_NONE;
+    size_t mapped = (size_t)atomic_load_explicit(&hak_stats.superslabs, memory_order_relaxed) * HAK_SS_SIZE;
+    uint8_t want = mapped >= hak_opt.ss_hugepage_after ? HAK_HUGE_ALL : HAK_HUGE_NONE;
     if (want != huge)
         hak_os_advise(ss, HAK_SS_SIZE, want == HAK_HUGE_ALL ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
     if (!zero)
@@ -84,7 +84,6 @@ static hak_ss_t *ss_new(void)
         hak_batch_release(ss, HAK_SS_SIZE, sizeof *ss, ss->huge);
         return NULL;
     }
-    ss_mapped++;
     hak_stats_add(&hak_stats.superslabs, 1, &hak_stats.superslabs_peak);
     hak_stats_add(&hak_stats.slab_mapped, HAK_SS_SIZE, NULL);
     HAK_COUNT(refill_new_ss);
@@ -94,7 +93,6 @@ static hak_ss_t *ss_new(void)
 static void ss_unmap(hak_ss_t *ss)
 {
     hak_registry_set((uintptr_t)ss, HAK_SS_SIZE, 0);
-    ss_mapped--;
     hak_stats_add(&hak_stats.superslabs, -1, NULL);
     hak_stats_add(&hak_stats.slab_mapped, -(int64_t)HAK_SS_SIZE, NULL);
     dirty_slabs -= (uint32_t)__builtin_popcount(ss->dirty_mask);
