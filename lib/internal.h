@@ -235,7 +235,7 @@ typedef struct hak_options_s {
     uint32_t batch_ranges;            /* ... or this many ranges */
     bool     madv_free;               /* MADV_FREE instead of MADV_DONTNEED */
     size_t   retain_max;              /* released address space kept mapped */
-    bool     large_hugepage;          /* MADV_HUGEPAGE on whole 2 MiB windows */
+    bool     large_hugepage;          /* MADV_HUGEPAGE on filled 2 MiB windows */
     size_t   ss_hugepage_after;       /* SuperSlab bytes mapped before they get MADV_HUGEPAGE */
     bool     elo;                     /* tournament picks the retention threshold */
     size_t   large_release;           /* fixed threshold when elo is off */

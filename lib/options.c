@@ -102,7 +102,7 @@ static const opt_desc_t options[] = {
     { "HAKMEM_RETAIN_MAX", OPT_SIZE, &hak_opt.retain_max, 0, 1024 * GiB,
       "released address space kept mapped for reuse; beyond it, munmap" },
     { "HAKMEM_LARGE_HUGEPAGE", OPT_BOOL, &hak_opt.large_hugepage, 0, 1,
-      "transparent huge pages for the 2 MiB windows a large block fills" },
+      "transparent huge pages for the 2 MiB windows a large block fills (the last one: three quarters)" },
     { "HAKMEM_ELO", OPT_BOOL, &hak_opt.elo, 0, 1,
       "choose the large-block retention threshold by tournament (0, default: HAKMEM_LARGE_RELEASE)" },
     { "HAKMEM_LARGE_RELEASE", OPT_SIZE, &hak_opt.large_release, 16 * KiB, 64 * GiB,

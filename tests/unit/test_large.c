@@ -52,6 +52,28 @@ START_TEST(test_large_block_spanning_windows_is_found_from_each)
 }
 END_TEST
 
+/* A window the block fills at least three quarters of faults in as one
+ * huge page (its 384 or more small faults cost far more); one it fills
+ * less of keeps small pages, as memory the block cannot use. */
+START_TEST(test_window_filled_three_quarters_is_marked_huge)
+{
+    setenv("HAKMEM_BIGCACHE_MAX", "0", 1);
+    unit_init();
+    if (!hak_opt.large_hugepage)
+        return;
+    char *three_q = hak_malloc(HAK_SS_SIZE / 4 * 3);
+    char *half = hak_malloc(HAK_SS_SIZE / 2 + 4096);
+    char *one_and_quarter = hak_malloc(HAK_SS_SIZE / 4 * 5);
+    ck_assert(vma_has_flag((uintptr_t)three_q, "hg"));
+    ck_assert(!vma_has_flag((uintptr_t)half, "hg"));
+    ck_assert(vma_has_flag((uintptr_t)one_and_quarter, "hg"));
+    ck_assert(!vma_has_flag((uintptr_t)one_and_quarter + HAK_SS_SIZE, "hg"));
+    hak_free(three_q);
+    hak_free(half);
+    hak_free(one_and_quarter);
+}
+END_TEST
+
 /* realloc past the end of a block whose neighbour is taken moves it to a
  * fresh 2 MiB-aligned range (mremap onto a reservation made through os.c):
  * contents kept, registry moved, and the mapped bytes grow by exactly the
@@ -135,6 +157,7 @@ static Suite *suite(void)
     UNIT_TEST(tc, test_capacity_is_the_size_class_at_most_a_quarter_above);
     UNIT_TEST(tc, test_large_block_spanning_windows_is_found_from_each);
     UNIT_TEST(tc, test_large_alignments_up_to_4mib);
+    UNIT_TEST(tc, test_window_filled_three_quarters_is_marked_huge);
     UNIT_TEST(tc, test_realloc_blocked_in_place_moves_to_a_new_aligned_range);
     UNIT_TEST(tc, test_mid_max_option_moves_the_large_boundary);
     suite_add_tcase(s, tc);

@@ -2,44 +2,6 @@
  * how a pointer finds its span, and that released memory is forgotten. */
 #include "unit.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-/* Whether the mapping that holds `a` carries a VmFlags flag ("hg":
- * MADV_HUGEPAGE, "nh": MADV_NOHUGEPAGE).  Static buffer: reading
- * allocates nothing. */
-static bool vma_has_flag(uintptr_t a, const char *flag)
-{
-    static char buf[4 << 20];
-    int fd = open("/proc/self/smaps", O_RDONLY);
-    ck_assert_int_ge(fd, 0);
-    size_t len = 0;
-    ssize_t r;
-    while (len < sizeof buf - 1 && (r = read(fd, buf + len, sizeof buf - 1 - len)) > 0)
-        len += (size_t)r;
-    close(fd);
-    buf[len] = '\0';
-    bool inside = false;
-    for (char *line = buf; *line != '\0';) {
-        char *end = strchr(line, '\n');
-        if (end != NULL)
-            *end = '\0';
-        uintptr_t lo, hi;
-        if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2)
-            inside = lo <= a && a < hi;
-        else if (inside && strncmp(line, "VmFlags:", 8) == 0) {
-            char pat[8];
-            snprintf(pat, sizeof pat, " %s", flag);
-            return strstr(line, pat) != NULL;
-        }
-        if (end == NULL)
-            break;
-        line = end + 1;
-    }
-    ck_abort_msg("no mapping holds %#lx", (unsigned long)a);
-    return false;
-}
-
 START_TEST(test_registry_finds_span_of_every_block)
 {
     unit_init();
