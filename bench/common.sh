@@ -256,6 +256,24 @@ bench_time_tool() {
     fi
 }
 
+# bench_shuffle K NAME...: the names in the order of round K of
+# interleaved runs, one per line: a shuffle seeded by K, the same for the
+# same K.  Which allocator runs right after which matters (bench/programs.sh,
+# one hakmem build under two names, always in the slot after glibc and two
+# slots later: 16-20 % apart on perl, python3 and sqlite3, 5 runs); a fixed
+# or rotated order keeps the same neighbours every round.
+bench_shuffle() {
+    local k=$1
+    shift
+    printf '%s\n' "$@" | awk -v seed="$k" '
+        { v[NR] = $0 }
+        END {
+            srand(seed)
+            for (i = NR; i > 1; i--) { j = int(rand() * i) + 1; t = v[i]; v[i] = v[j]; v[j] = t }
+            for (i = 1; i <= NR; i++) print v[i]
+        }'
+}
+
 # bench_run ALLOCATOR OUTPREFIX PROGRAM ARGS...: runs a benchmark program
 # (of $BENCH_BINDIR, or any program given by a path with a slash) under the
 # allocator (resolved beforehand with bench_alloc_resolve, whose

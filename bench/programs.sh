@@ -19,11 +19,11 @@
 #   xz      xz -T2 -1 round trip of a generated 32 MiB log; the sha256 sums
 # --scale F multiplies every size (0.2 for a quick try).  A program that is
 # not installed skips its workload.  Runs are interleaved (run k of every
-# allocator before run k+1, glibc first) and the tables show medians: wall
-# seconds with the ratio to the fastest peer (every allocator but hakmem's,
-# or --vs NAME; >1 = slower), and peak RSS.  An output that differs from
-# glibc's first one, a crash or a preload that did not load makes the cell
-# FAILED and the exit status 1.
+# allocator before run k+1, in an order shuffled for each round) and the
+# tables show medians: wall seconds with the ratio to the fastest peer
+# (every allocator but hakmem's, or --vs NAME; >1 = slower), and peak RSS.
+# An output that differs from that of an untimed run on glibc, a crash or
+# a preload that did not load makes the cell FAILED and the exit status 1.
 # shellcheck disable=SC2317  # the wl_* functions are called as "wl_$w"
 set -euo pipefail
 
@@ -87,12 +87,6 @@ fi
 bench_time_tool
 [ -n "$BENCH_TIME_BIN" ] || bench_note "no peak RSS without GNU time"
 
-# The order of the runs within a round: glibc first, as the reference.
-order=()
-has_glibc=''
-for a in "${names[@]}"; do [ "$a" = glibc ] && has_glibc=1; done
-[ -n "$has_glibc" ] && order=(glibc)
-for a in "${names[@]}"; do [ "$a" = glibc ] || order+=("$a"); done
 
 # N scaled by --scale, at least 1.
 scaled() {
@@ -342,25 +336,24 @@ one_run() {
 }
 
 declare -A secs rss failed
-# Without glibc among the allocators, an untimed run on glibc gives the
-# reference output.
-if [ -z "$has_glibc" ]; then
-    for w in "${ready[@]}"; do
-        printf 'reference run of %s on glibc ... ' "$w" >&2
-        one_run "$w" glibc
-        if [ "$RUN_STATUS" -ne 0 ]; then
-            echo "FAILED: $WHY" >&2
-            for a in "${names[@]}"; do failed[$w,$a]="no reference (glibc: $WHY)"; done
-        else
-            cp "$work/run.out" "$work/ref.$w"
-            echo "ok" >&2
-        fi
-    done
-fi
+# An untimed run on glibc gives the reference output (before the timed
+# rounds, whose order rotates).
+for w in "${ready[@]}"; do
+    printf 'reference run of %s on glibc ... ' "$w" >&2
+    one_run "$w" glibc
+    if [ "$RUN_STATUS" -ne 0 ]; then
+        echo "FAILED: $WHY" >&2
+        for a in "${names[@]}"; do failed[$w,$a]="no reference (glibc: $WHY)"; done
+    else
+        cp "$work/run.out" "$work/ref.$w"
+        echo "ok" >&2
+    fi
+done
 
-total=$((runs * ${#ready[@]} * ${#order[@]}))
+total=$((runs * ${#ready[@]} * ${#names[@]}))
 n=0
 for ((k = 1; k <= runs; k++)); do
+    mapfile -t order < <(bench_shuffle "$k" "${names[@]}")
     for w in "${ready[@]}"; do
         for a in "${order[@]}"; do
             n=$((n + 1))
@@ -373,16 +366,8 @@ for ((k = 1; k <= runs; k++)); do
             if [ "$RUN_STATUS" -ne 0 ]; then
                 failed[$w,$a]=$WHY
                 echo "FAILED: $WHY" >&2
-                # glibc's first run is the reference: without it, no cell
-                # of the workload can be checked.
-                if [ "$a" = glibc ] && [ ! -f "$work/ref.$w" ]; then
-                    for b in "${names[@]}"; do
-                        [ "$b" = glibc ] || failed[$w,$b]="no reference (glibc: $WHY)"
-                    done
-                fi
                 continue
             fi
-            [ -f "$work/ref.$w" ] || cp "$work/run.out" "$work/ref.$w"
             secs[$w,$a]="${secs[$w,$a]:-} $RUN_WALL"
             rss[$w,$a]="${rss[$w,$a]:-} ${RUN_MAXRSS:-n/a}"
             if [ -n "${RUN_MAXRSS:-}" ]; then
