@@ -87,7 +87,6 @@ fi
 bench_time_tool
 [ -n "$BENCH_TIME_BIN" ] || bench_note "no peak RSS without GNU time"
 
-
 # N scaled by --scale, at least 1.
 scaled() {
     awk -v n="$1" -v s="$scale" 'BEGIN { v = int(n * s + 0.5); print (v < 1 ? 1 : v) }'
@@ -336,8 +335,8 @@ one_run() {
 }
 
 declare -A secs rss failed
-# An untimed run on glibc gives the reference output (before the timed
-# rounds, whose order rotates).
+# An untimed run on glibc gives the reference output (the timed rounds
+# run in shuffled orders).
 for w in "${ready[@]}"; do
     printf 'reference run of %s on glibc ... ' "$w" >&2
     one_run "$w" glibc
