@@ -7,7 +7,9 @@
 #                    [--no-chart] [--list]
 #
 # Runs are interleaved: run k of every allocator before run k+1 of any, so a
-# machine that warms up or slows down over time does not favour one allocator.
+# machine that warms up or slows down over time does not favour one allocator,
+# and in an order shuffled for each round, so that no allocator always runs
+# in the wake of the same other one (bench_shuffle in common.sh).
 # Each result is the median of the runs with min-max, peak RSS and page
 # faults (GNU time, or the programs' own getrusage line), and the speed
 # relative to mimalloc (>1 = faster than mimalloc).  A run that fails — a
@@ -25,7 +27,7 @@ BENCH_ME=compare.sh
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 usage() {
-    sed -n '2,21s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+    sed -n '2,23s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
     printf '\nallocators: %s\nbenchmarks: %s\n' "$(bench_alloc_names | tr '\n' ' ')" \
         "$(all_benchmarks | tr '\n' ' ')"
     exit "${1:-0}"
@@ -171,7 +173,8 @@ started=$(date +%s)
 for b in "${bench_list[@]}"; do
     bench_command "$b"
     for ((k = 1; k <= runs; k++)); do
-        for a in "${names[@]}"; do
+        mapfile -t order < <(bench_shuffle "$k" "${names[@]}")
+        for a in "${order[@]}"; do
             bench_alloc_applies "$a" "$b" || continue
             n=$((n + 1))
             printf '[%d/%d %ds] %s, %s: run %d of %d ... ' "$n" "$total" \
@@ -210,7 +213,7 @@ bench_note "$n runs in $(($(date +%s) - started)) s"
 # oriented so that >1 means faster.  mawk has no sort, hence the insertion
 # sort.
 summary_csv=$tmp/summary.csv
-awk -F, -v baseline=mimalloc '
+awk -F, -v baseline=mimalloc -v names="${names[*]}" '
 function isort(arr, n,   i, j, t) {
     for (i = 2; i <= n; i++) {
         t = arr[i]
@@ -235,12 +238,18 @@ function extreme(key, want_max,   n, i, m) {
 NR == 1 { next }
 {
     key = $1 SUBSEP $2
-    if (!(key in seen)) { seen[key] = 1; order[++nkeys] = key; unit[key] = $4; cnt[key] = 0 }
+    if (!($1 in bseen)) { bseen[$1] = 1; border[++nb] = $1 }
+    if (!(key in seen)) { seen[key] = 1; unit[key] = $4; cnt[key] = 0 }
     if ($9 != "ok") { fail[key] = $9; next }
     i = ++cnt[key]
     val[key, 1, i] = $5; val[key, 2, i] = $6; val[key, 3, i] = $7; val[key, 4, i] = $8
 }
 END {
+    # the rows in the order of the allocator table, whatever order ran
+    na = split(names, an, " ")
+    for (j = 1; j <= nb; j++)
+        for (i = 1; i <= na; i++)
+            if ((border[j], an[i]) in seen) order[++nkeys] = border[j] SUBSEP an[i]
     print "benchmark,allocator,unit,runs,median,min,max,maxrss_kb,minflt,majflt,vs_" baseline ",status"
     for (k = 1; k <= nkeys; k++) {
         key = order[k]

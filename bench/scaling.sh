@@ -21,9 +21,9 @@
 #                    as many replacements as in classic, whatever its size
 # Each point runs --seconds (default 1) under every allocator, --runs times
 # (default 1; the median is shown), interleaved: run k of every allocator
-# at every point before run k+1.  Each cell gives M ops/s and, in brackets,
-# the ratio to the fastest peer at that point (every allocator but hakmem's;
-# >1 = faster).  The cliff check gives, per allocator, the largest drop
+# at every point before run k+1, in an order shuffled for each round.  Each
+# cell gives M ops/s and, in brackets, the ratio to the fastest peer at that
+# point (every allocator but hakmem's; >1 = faster).  The cliff check gives, per allocator, the largest drop
 # between consecutive points (the ratio of the medians, <1 = a drop), and
 # calls a drop of hakmem's below 0.8x a CLIFF when it is also below 0.8
 # times the ratio of the peer that holds up best over the same step.  A run
@@ -195,10 +195,11 @@ measure() {
     n=0
     started=$(date +%s)
     for ((k = 1; k <= runs; k++)); do
+        mapfile -t order < <(bench_shuffle "$k" "${names[@]}")
         for pt in "${points[@]}"; do
             IFS='|' read -r sweep x bench cmd <<<"$pt"
             read -r -a args <<<"$cmd"
-            for a in "${names[@]}"; do
+            for a in "${order[@]}"; do
                 [ "${applies[$a,$bench]}" = yes ] || continue
                 n=$((n + 1))
                 printf '[%d/%d %ds] %s %s, %s: run %d of %d ... ' "$n" "$total" \
@@ -235,7 +236,7 @@ measure() {
     # The medians, per point and allocator, with min, max, peak RSS and the
     # ratio to the fastest peer (an allocator whose name does not start with
     # hakmem) at that point.  mawk has no sort, hence the insertion sort.
-    awk -F, '
+    awk -F, -v names="${names[*]}" '
     function isort(arr, n,   i, j, t) {
         for (i = 2; i <= n; i++) {
             t = arr[i]
@@ -254,7 +255,7 @@ measure() {
         pt = $1 SUBSEP $2
         key = pt SUBSEP $3
         if (!(pt in seenpt)) { seenpt[pt] = 1; pts[++npts] = pt }
-        if (!(key in seen)) { seen[key] = 1; cnt[key] = 0; nal[pt]++; al[pt, nal[pt]] = $3 }
+        if (!(key in seen)) { seen[key] = 1; cnt[key] = 0 }
         if ($7 != "ok") { fail[key] = $7; next }
         i = ++cnt[key]
         val[key, 1, i] = $5; val[key, 2, i] = $6
@@ -262,6 +263,11 @@ measure() {
         mx[key] = i == 1 || $5 + 0 > mx[key] ? $5 + 0 : mx[key]
     }
     END {
+        # the allocators of each point in the order of the table, whatever order ran
+        na = split(names, an, " ")
+        for (p = 1; p <= npts; p++)
+            for (i = 1; i <= na; i++)
+                if ((pts[p], an[i]) in seen) al[pts[p], ++nal[pts[p]]] = an[i]
         print "sweep,x,allocator,runs,median_ops_per_s,min_ops_per_s,max_ops_per_s,maxrss_kb,vs_best_peer,status"
         for (p = 1; p <= npts; p++) {
             pt = pts[p]; best = 0
