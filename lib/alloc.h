@@ -125,6 +125,8 @@ static inline void hak_free_inline(void *p)
                 }
             }
         }
+        hak_free_span_slow(p, s, h);
+        return;
     }
     hak_free_slow(p);
 }

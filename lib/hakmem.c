@@ -141,6 +141,15 @@ HAK_NOINLINE void *hak_alloc_slow_caller(size_t size)
     return hak_alloc_slow(size, __builtin_return_address(0));
 }
 
+/* A free of slab memory that free's fast path did not finish: a block of
+ * another thread's span, a full cache, or misuse.  The span and the heap
+ * come from the fast path, which has looked them up already. */
+void hak_free_span_slow(void *p, hak_span_t *s, hak_heap_t *h)
+{
+    hak_tiny_free_slow(h, s, p);
+    slab_slow_path_done();
+}
+
 void hak_free_slow(void *p)
 {
     if (p == NULL) {
@@ -151,8 +160,7 @@ void hak_free_slow(void *p)
     /* 0 (not ours) before initialisation and above the address space */
     uintptr_t e = hak_registry_entry(a);
     if ((e & HAK_TAG_MASK) == HAK_TAG_CHUNK && (a & (HAK_ALIGN - 1)) == 0) {
-        hak_tiny_free_slow(hak_tls_heap, p);
-        slab_slow_path_done();
+        hak_free_span_slow(p, hak_chunk_span(e, a), hak_tls_heap);
         return;
     }
     hak_large_t *l = hak_large_of(e, p);

@@ -287,7 +287,7 @@ void     hak_span_check_block(const hak_span_t *s, uintptr_t a, const char *what
 
 /* ---- tiny.c (slab-backed classes: tiny and mid share the front end) ---- */
 void *hak_tiny_refill_pop(hak_heap_t *h, unsigned cls);
-void  hak_tiny_free_slow(hak_heap_t *h, void *p);   /* p is slab memory */
+void  hak_tiny_free_slow(hak_heap_t *h, hak_span_t *s, void *p);   /* s: the registry's span of p */
 void  hak_tiny_flush(hak_heap_t *h);
 void  hak_tiny_orphan_all(hak_heap_t *h);
 size_t hak_tiny_usable(void *p);                      /* 0: not a slab block */
@@ -396,6 +396,7 @@ bool  hak_init_slow(void);
 void *hak_alloc_slow(size_t size, const void *site);
 void *hak_alloc_slow_caller(size_t size);             /* site: the caller's caller */
 void  hak_free_slow(void *p);
+void  hak_free_span_slow(void *p, hak_span_t *s, hak_heap_t *h);  /* s, h: as free's fast path found them */
 void *hak_realloc_impl(void *p, size_t size, const void *site);
 void *hak_calloc_impl(size_t n, size_t size, const void *site);
 void *hak_memalign_impl(size_t align, size_t size, const void *site);  /* align: power of two */

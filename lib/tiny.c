@@ -261,11 +261,9 @@ static void spill(hak_heap_t *h, unsigned c, unsigned n)
  * (tests/stress-interposer.sh: the main thread freeing the blocks of
  * exited workers).  Orphans are adopted by refills of their class, and
  * the decay releases those whose blocks have all come back. */
-void hak_tiny_free_slow(hak_heap_t *h, void *p)
+void hak_tiny_free_slow(hak_heap_t *h, hak_span_t *s, void *p)
 {
     uintptr_t a = (uintptr_t)p;
-    hak_span_t *s = hak_span_of(a);
-    hak_assert(s != NULL);
     if (s == &hak_span_none)
         hak_fatal("free(): invalid pointer (not allocated)", p);
     hak_span_check_block(s, a, "free(): invalid pointer (not the start of a block)");
