@@ -150,19 +150,16 @@ void hak_free_span_slow(void *p, hak_span_t *s, hak_heap_t *h)
     slab_slow_path_done();
 }
 
+/* A free of anything but slab memory (free's fast path sends that to
+ * hak_free_span_slow): NULL, a large block, or misuse. */
 void hak_free_slow(void *p)
 {
     if (p == NULL) {
         HAK_COUNT(free_null);
         return;
     }
-    uintptr_t a = (uintptr_t)p;
     /* 0 (not ours) before initialisation and above the address space */
-    uintptr_t e = hak_registry_entry(a);
-    if ((e & HAK_TAG_MASK) == HAK_TAG_CHUNK && (a & (HAK_ALIGN - 1)) == 0) {
-        hak_free_span_slow(p, hak_chunk_span(e, a), hak_tls_heap);
-        return;
-    }
+    uintptr_t e = hak_registry_entry((uintptr_t)p);
     hak_large_t *l = hak_large_of(e, p);
     if (l == NULL) {
         HAK_COUNT(free_invalid);
