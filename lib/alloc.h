@@ -113,9 +113,12 @@ static inline void hak_free_inline(void *p)
             hak_sll_t *l = (hak_sll_t *)((char *)h + s->sll_off);
             if (likely(hak_span_is_block(s, a) && ((void **)p)[1] != (void *)hak_free_tag)) {
                 /* the capacity check and its update in one decrement; a
-                 * full list (room was 0) is put back for the slow path */
-                if (unlikely((int32_t)--l->room < 0)) {
-                    l->room = 0;
+                 * full list is put back for the slow path (re-read after
+                 * the barrier, or the compiler keeps the old value in a
+                 * register and the decrement takes four instructions) */
+                if (unlikely(--l->room < 0)) {
+                    __asm__ volatile("" ::: "memory");
+                    l->room++;
                 } else {
                     hak_sll_link(p, l->head);
                     l->head = p;

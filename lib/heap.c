@@ -67,7 +67,7 @@ __attribute__((no_sanitize("thread")))
 static void class_counts(const hak_heap_t *h, unsigned c, hak_class_totals_t *t)
 {
     const volatile hak_sll_t *l = &h->sll[c];
-    uint64_t frees = l->frees, cached = l->cap - l->room;
+    uint64_t frees = l->frees, cached = (uint32_t)((int32_t)l->cap - l->room);
     const hak_class_counts_t *k = &h->cls_counts[c];
     uint64_t remote = atomic_load_explicit(&k->remote, memory_order_relaxed);
     t->allocs = atomic_load_explicit(&k->refilled, memory_order_relaxed) + frees -

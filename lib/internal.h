@@ -77,7 +77,7 @@ struct hak_span_s {
     _Atomic uint8_t state;            /* HAK_SPAN_*; read under the orphan lock by other threads */
     uint8_t   list;                   /* HAK_LIST_* */
     uint8_t   nslabs;
-    _Atomic(uintptr_t) remote;        /* Treiber stack of cross-thread frees */
+    _Atomic(uintptr_t) remote;        /* cross-thread frees: stack top and count (span.c) */
     void     *free;                   /* local free list (mangled links) */
     uint32_t  used;                   /* blocks out: with the user or in a tls_sll */
     uint32_t  carved;                 /* blocks cut from the tail so far */
@@ -127,14 +127,16 @@ typedef struct hak_large_s {
 } hak_large_t;
 
 /* `room` counts down to 0 as blocks are pushed: the free fast path's
- * capacity check and its update are one decrement.  `frees` counts the
+ * capacity check and its update are one decrement.  A refill that moves a
+ * span's whole free list (hak_span_take) may leave it below 0, by less
+ * than a span's blocks: frees then go to the slow path and spill.  `frees` counts the
  * blocks pushed by frees (not by refills) for the size-class statistics:
  * it shares the cache line the free writes anyway, so it costs free one
  * `add` and malloc nothing (32 bytes: the index is still one shift).  It
  * is a plain field, written by the owner only; stats.c reads it. */
 typedef struct hak_sll_s {
     void     *head;                   /* mangled singly linked list */
-    uint32_t  room;                   /* cap - blocks on the list */
+    int32_t   room;                   /* cap - blocks on the list */
     uint32_t  cap;
     uint64_t  frees;                  /* blocks pushed by the owner's frees */
     uint64_t  pad;                    /* a power-of-two size: see above */
@@ -155,7 +157,7 @@ typedef struct hak_class_counts_s {
                           atomic_load_explicit(&(field), memory_order_relaxed) + (k), \
                           memory_order_relaxed)
 
-static inline uint32_t hak_sll_count(const hak_sll_t *l) { return l->cap - l->room; }
+static inline uint32_t hak_sll_count(const hak_sll_t *l) { return (uint32_t)((int32_t)l->cap - l->room); }
 
 /* Debug counters of the allocation pipeline, by report section (the
  * names are those of the report); see HAK_COUNT below. */
@@ -280,6 +282,19 @@ extern hak_span_t hak_span_none;
 void     hak_span_init(hak_span_t *s, unsigned cls, uintptr_t start, unsigned nslabs);
 unsigned hak_span_take(hak_span_t *s, hak_sll_t *l, unsigned want);
 void     hak_span_free_local(hak_span_t *s, void *p);
+/* The remote queue is one word: the top block in the low HAK_ADDR_BITS
+ * bits (slab memory lies below 2^47, which is all the registry covers)
+ * and the number of blocks queued above them, so that the owner learns the
+ * length with the exchange that takes the queue and need not walk it: the
+ * walk was a chain of cache misses on lines the freeing threads wrote,
+ * which the owner pays again, overlapped with the caller's own use of the
+ * block, when it hands the block out.  The count has 17 bits; a span
+ * holds at most a few thousand blocks (asserted by hak_span_init). */
+#define HAK_REMOTE_ONE ((uintptr_t)1 << HAK_ADDR_BITS)
+#define HAK_REMOTE_TOP (HAK_REMOTE_ONE - 1)
+static inline void *hak_remote_top(uintptr_t w) { return (void *)(w & HAK_REMOTE_TOP); }
+static inline unsigned hak_remote_count(uintptr_t w) { return (unsigned)(w / HAK_REMOTE_ONE); }
+
 void     hak_span_remote_push(hak_span_t *s, void *p);
 unsigned hak_span_drain_remote(hak_span_t *s);
 bool     hak_span_exhausted(const hak_span_t *s);

@@ -13,6 +13,7 @@ void hak_span_init(hak_span_t *s, unsigned cls, uintptr_t start, unsigned nslabs
 {
     uint32_t bsize = hak_classes[cls].bsize;
     uint32_t cap = (uint32_t)(((size_t)nslabs << HAK_SLAB_SHIFT) / bsize);
+    hak_assert(cap < UINTPTR_MAX / HAK_REMOTE_ONE);
     atomic_store_explicit(&s->owner, NULL, memory_order_relaxed);
     atomic_store_explicit(&s->remote, 0, memory_order_relaxed);
     s->start = start;
@@ -52,7 +53,17 @@ unsigned hak_span_take(hak_span_t *s, hak_sll_t *l, unsigned want)
     unsigned got = 0;
     if (s->free == NULL && atomic_load_explicit(&s->remote, memory_order_relaxed) != 0)
         hak_span_drain_remote(s);
-    if (s->free != NULL) {
+    /* The local free list holds carved - used blocks.  An empty cache
+     * takes it whole if that leaves it no more than twice full (room goes
+     * below 0, see hak_sll_t): the links are read, and checked, when the
+     * blocks are handed out, not walked twice.  Remote frees come back in
+     * queues longer than a cache, a span's worth at a time. */
+    if (s->free != NULL && l->head == NULL && s->carved - s->used <= 2 * l->cap) {
+        HAK_COUNT(refill_local);
+        l->head = s->free;
+        s->free = NULL;
+        got = s->carved - s->used;
+    } else if (s->free != NULL) {
         HAK_COUNT(refill_local);
         void *first = s->free, *last = NULL, *b = first;
         while (b != NULL && got < want) {
@@ -112,31 +123,37 @@ void hak_span_remote_push(hak_span_t *s, void *p)
     uintptr_t old = atomic_load_explicit(&s->remote, memory_order_relaxed);
     ((void **)p)[1] = (void *)hak_free_tag;
     do {
-        *(void **)p = hak_link_encode(p, (void *)old);
-    } while (!atomic_compare_exchange_weak_explicit(&s->remote, &old, (uintptr_t)p,
+        *(void **)p = hak_link_encode(p, hak_remote_top(old));
+    } while (!atomic_compare_exchange_weak_explicit(&s->remote, &old, ((old & ~HAK_REMOTE_TOP) + HAK_REMOTE_ONE) | (uintptr_t)p,
                                                     memory_order_release, memory_order_relaxed));
 }
 
+/* The queue's links are checked where every free-list link is: by
+ * hak_span_take when it walks them, by hak_sll_pop otherwise.  Only a
+ * local free list that is not empty needs the queue's tail. */
 unsigned hak_span_drain_remote(hak_span_t *s)
 {
-    uintptr_t list = atomic_exchange_explicit(&s->remote, 0, memory_order_acquire);
-    if (list == 0)
+    uintptr_t w = atomic_exchange_explicit(&s->remote, 0, memory_order_acquire);
+    if (w == 0)
         return 0;
     HAK_COUNT(refill_remote);
-    unsigned n = 0;
-    void *b = (void *)list, *last = NULL;
-    while (b != NULL) {
-        if (!hak_span_is_block(s, (uintptr_t)b))
-            hak_fatal("corrupted remote free list", b);
-        last = b;
-        if (++n > s->used)
-            break;
-        b = (void *)hak_link_decode(b);
-    }
+    unsigned n = hak_remote_count(w);
+    void *list = hak_remote_top(w);
+    if (n == 0 || list == NULL || !hak_span_is_block(s, (uintptr_t)list))
+        hak_fatal("corrupted remote free list", list);
     if (n > s->used)
-        hak_fatal("remote free of a block that was not allocated (double free?)", last);
-    *(void **)last = hak_link_encode(last, s->free);
-    s->free = (void *)list;
+        hak_fatal("remote free of a block that was not allocated (double free?)", list);
+    if (s->free != NULL) {
+        void *last = list;
+        for (unsigned k = 1; k < n; k++) {
+            uintptr_t next = hak_link_decode(last);
+            if (next == 0 || !hak_span_is_block(s, next))
+                hak_fatal("corrupted remote free list", last);
+            last = (void *)next;
+        }
+        *(void **)last = hak_link_encode(last, s->free);
+    }
+    s->free = list;
     s->used -= n;
     hak_stats_add(&hak_class_stats[s->cls].out, -(int64_t)n, NULL);
     return n;

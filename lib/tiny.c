@@ -280,8 +280,8 @@ void hak_tiny_free_slow(hak_heap_t *h, hak_span_t *s, void *p)
     if (owner == h && h->kind == HAK_HEAP_THREAD) {
         heap_enter(h);
         hak_sll_t *l = &h->sll[s->cls];
-        if (l->room == 0)
-            spill(h, s->cls, hak_classes[s->cls].batch);
+        if (l->room <= 0)
+            spill(h, s->cls, hak_classes[s->cls].batch - (uint32_t)l->room);
         hak_sll_push(l, p);
         HAK_COUNT(free_tls_sll);
         heap_leave(h);

@@ -77,10 +77,73 @@ START_TEST(test_cross_thread_free_lands_on_remote_queue)
     pthread_t t;
     pthread_create(&t, NULL, remote_free_worker, p);
     pthread_join(t, NULL);
-    ck_assert_uint_eq(atomic_load(&s->remote), (uintptr_t)p);
+    ck_assert_ptr_eq(hak_remote_top(atomic_load(&s->remote)), p);
+    ck_assert_uint_eq(hak_remote_count(atomic_load(&s->remote)), 1);
     unsigned used = s->used;
     ck_assert_uint_eq(hak_span_drain_remote(s), 1);
     ck_assert_uint_eq(s->used, used - 1);
+}
+END_TEST
+
+/* An owner thread and a freeing thread, in turns: the owner allocates
+ * blocks of one span until its cache is empty, the other frees them all,
+ * the owner allocates once more and reports its cache, then frees. */
+#define WHOLE_SIZE 512
+static struct {
+    pthread_barrier_t turn;
+    void *blocks[4096];
+    unsigned n;
+    hak_span_t *span;
+    bool one_span;
+    unsigned queued, cached_after_malloc, cached_after_free;
+} whole;
+
+static void *whole_owner(void *arg)
+{
+    (void)arg;
+    unsigned c = hak_size_class(WHOLE_SIZE);
+    whole.blocks[0] = hak_malloc(WHOLE_SIZE);
+    whole.span = hak_span_of((uintptr_t)whole.blocks[0]);
+    whole.n = 1;
+    whole.one_span = true;
+    while (whole.n < hak_classes[c].cap * 3 / 2 || hak_sll_count(&hak_tls_heap->sll[c]) > 0) {
+        whole.blocks[whole.n] = hak_malloc(WHOLE_SIZE);
+        whole.one_span &= hak_span_of((uintptr_t)whole.blocks[whole.n++]) == whole.span;
+    }
+    pthread_barrier_wait(&whole.turn);        /* the main thread frees them */
+    pthread_barrier_wait(&whole.turn);
+    void *p = hak_malloc(WHOLE_SIZE);
+    whole.cached_after_malloc = hak_sll_count(&hak_tls_heap->sll[c]);
+    hak_free(p);
+    whole.cached_after_free = hak_sll_count(&hak_tls_heap->sll[c]);
+    return NULL;
+}
+
+/* The owner learns a remote queue's length from the word it takes it
+ * with, and an empty cache takes a drained span's free list whole, even
+ * past its capacity (up to twice it): no walk over blocks that other
+ * threads wrote.  Its next free spills it back below capacity. */
+START_TEST(test_empty_cache_takes_a_remote_queue_whole)
+{
+    unit_init();
+    unsigned c = hak_size_class(WHOLE_SIZE), cap = hak_classes[c].cap;
+    pthread_barrier_init(&whole.turn, NULL, 2);
+    pthread_t t;
+    pthread_create(&t, NULL, whole_owner, NULL);
+    pthread_barrier_wait(&whole.turn);
+    ck_assert(whole.one_span);
+    ck_assert_uint_gt(whole.n, cap);
+    ck_assert_uint_le(whole.n, 2 * cap);
+    for (unsigned i = 0; i < whole.n; i++)
+        hak_free(whole.blocks[i]);
+    uintptr_t w = atomic_load(&whole.span->remote);
+    ck_assert_uint_eq(hak_remote_count(w), whole.n);
+    ck_assert_ptr_eq(hak_remote_top(w), whole.blocks[whole.n - 1]);
+    pthread_barrier_wait(&whole.turn);
+    pthread_join(t, NULL);
+    pthread_barrier_destroy(&whole.turn);
+    ck_assert_uint_eq(whole.cached_after_malloc, whole.n - 1);
+    ck_assert_uint_le(whole.cached_after_free, cap);
 }
 END_TEST
 
@@ -110,7 +173,8 @@ START_TEST(test_exited_thread_spans_are_orphaned_and_freed_into_remotely)
     ck_assert_uint_eq(s->state, HAK_SPAN_ORPHAN);
     hak_free(blocks[0]);
     ck_assert_ptr_null(atomic_load(&s->owner));      /* not adopted by a free */
-    ck_assert_uint_eq(atomic_load(&s->remote), (uintptr_t)blocks[0]);
+    ck_assert_ptr_eq(hak_remote_top(atomic_load(&s->remote)), blocks[0]);
+    ck_assert_uint_eq(hak_remote_count(atomic_load(&s->remote)), 1);
     for (int i = 1; i < 100; i++)
         hak_free(blocks[i]);
 }
@@ -221,7 +285,7 @@ START_TEST(test_cached_block_of_a_stolen_span_goes_back_by_remote_free)
     ck_assert_uint_eq(atomic_load(&s->remote), 0);
     hak_tiny_trim(hak_tls_heap);                     /* spills the cache */
     bool found = false;
-    for (uintptr_t b = atomic_load(&s->remote); b != 0; b = hak_link_decode((void *)b))
+    for (uintptr_t b = (uintptr_t)hak_remote_top(atomic_load(&s->remote)); b != 0; b = hak_link_decode((void *)b))
         found |= b == (uintptr_t)kept;
     ck_assert(found);
     for (int i = 0; i < STEAL_BLOCKS; i++)
@@ -282,7 +346,31 @@ START_TEST(test_corrupted_link_aborts_on_malloc)
     hak_free(a);
     hak_free(b);
     ((uintptr_t *)b)[0] ^= 1;          /* write after free */
-    (void)hak_malloc(32);
+    ck_assert_ptr_nonnull(hak_malloc(32));
+}
+END_TEST
+
+static void *free_and_corrupt(void *arg)
+{
+    hak_free(arg);
+    ((uintptr_t *)arg)[0] ^= 1;        /* write after free */
+    return NULL;
+}
+
+/* The queue's links are not walked when it is taken: the malloc that
+ * reaches the corrupted one aborts. */
+START_TEST(test_corrupted_link_in_remote_queue_aborts_on_malloc)
+{
+    unit_init();
+    unsigned c = hak_size_class(WHOLE_SIZE);
+    void *p = hak_malloc(WHOLE_SIZE);
+    while (hak_sll_count(&hak_tls_heap->sll[c]) > 0)
+        ck_assert_ptr_nonnull(hak_malloc(WHOLE_SIZE));
+    pthread_t t;
+    pthread_create(&t, NULL, free_and_corrupt, p);
+    pthread_join(t, NULL);
+    for (unsigned i = 0; i <= 2 * hak_classes[c].cap; i++)
+        ck_assert_ptr_nonnull(hak_malloc(WHOLE_SIZE));
 }
 END_TEST
 
@@ -370,6 +458,7 @@ static Suite *suite(void)
     UNIT_TEST(tc, test_tls_list_never_exceeds_its_cap);
     UNIT_TEST(tc, test_blocks_are_16_byte_aligned_and_distinct);
     UNIT_TEST(tc, test_cross_thread_free_lands_on_remote_queue);
+    UNIT_TEST(tc, test_empty_cache_takes_a_remote_queue_whole);
     UNIT_TEST(tc, test_exited_thread_spans_are_orphaned_and_freed_into_remotely);
     UNIT_TEST(tc, test_orphan_is_adopted_by_a_refill_of_its_class);
     UNIT_TEST(tc, test_fully_freed_orphan_is_released_by_the_decay);
@@ -383,6 +472,7 @@ static Suite *suite(void)
     tcase_add_test_raise_signal(tm, test_double_free_aborts, SIGABRT);
     tcase_add_test_raise_signal(tm, test_double_free_after_many_frees_aborts, SIGABRT);
     tcase_add_test_raise_signal(tm, test_corrupted_link_aborts_on_malloc, SIGABRT);
+    tcase_add_test_raise_signal(tm, test_corrupted_link_in_remote_queue_aborts_on_malloc, SIGABRT);
     tcase_add_test_raise_signal(tm, test_interior_pointer_free_aborts, SIGABRT);
     suite_add_tcase(s, tm);
     return s;
