@@ -46,8 +46,9 @@ void hak_span_check_block(const hak_span_t *s, uintptr_t a, const char *what)
 }
 
 /* Moves up to `want` blocks into the tls list `l` (which the caller has
- * found empty or nearly so): local free list first, then the remote queue,
- * then fresh blocks from the uncarved tail. */
+ * found empty or nearly so), or more when a whole free list moves (below):
+ * local free list first, then the remote queue, then fresh blocks from
+ * the uncarved tail. */
 unsigned hak_span_take(hak_span_t *s, hak_sll_t *l, unsigned want)
 {
     unsigned got = 0;
@@ -55,9 +56,10 @@ unsigned hak_span_take(hak_span_t *s, hak_sll_t *l, unsigned want)
         hak_span_drain_remote(s);
     /* The local free list holds carved - used blocks.  An empty cache
      * takes it whole if that leaves it no more than twice full (room goes
-     * below 0, see hak_sll_t): the links are read, and checked, when the
-     * blocks are handed out, not walked twice.  Remote frees come back in
-     * queues longer than a cache, a span's worth at a time. */
+     * below 0, see hak_sll_t): its links are read, and checked, once, as
+     * malloc hands the blocks out, overlapped with the caller's use of
+     * them.  Twice, because remote frees come back a span's worth at a
+     * time, in queues longer than a cache. */
     if (s->free != NULL && l->head == NULL && s->carved - s->used <= 2 * l->cap) {
         HAK_COUNT(refill_local);
         l->head = s->free;
