@@ -281,7 +281,6 @@ extern hak_span_t hak_span_none;
 /* ---- span.c ---- */
 void     hak_span_init(hak_span_t *s, unsigned cls, uintptr_t start, unsigned nslabs);
 unsigned hak_span_take(hak_span_t *s, hak_sll_t *l, unsigned want);
-void     hak_span_free_local(hak_span_t *s, void *p);
 /* The remote queue is one word: the top block in the low HAK_ADDR_BITS
  * bits (slab memory lies below 2^47, which is all the registry covers)
  * and the number of blocks queued above them, so that the owner learns the
@@ -296,6 +295,7 @@ static inline void *hak_remote_top(uintptr_t w) { return (void *)(w & HAK_REMOTE
 static inline unsigned hak_remote_count(uintptr_t w) { return (unsigned)(w / HAK_REMOTE_ONE); }
 
 void     hak_span_remote_push(hak_span_t *s, void *p);
+void     hak_span_remote_push_run(hak_span_t *s, void *first, void *last, unsigned k);
 unsigned hak_span_drain_remote(hak_span_t *s);
 bool     hak_span_exhausted(const hak_span_t *s);
 void     hak_span_check_block(const hak_span_t *s, uintptr_t a, const char *what);

@@ -107,27 +107,27 @@ unsigned hak_span_take(hak_span_t *s, hak_sll_t *l, unsigned want)
     return got;
 }
 
-/* The caller subtracts the block from hak_class_stats[cls].out (spill
- * does it once for a whole batch: one atomic, not one per block). */
-void hak_span_free_local(hak_span_t *s, void *p)
-{
-    *(void **)p = hak_link_encode(p, s->free);
-    ((void **)p)[1] = (void *)hak_free_tag;
-    s->free = p;
-    hak_assert(s->used > 0);
-    s->used--;
-}
-
-/* Treiber stack push; the owner takes the whole stack with one exchange,
- * so there is no ABA. */
-void hak_span_remote_push(hak_span_t *s, void *p)
+/* Treiber stack push of k blocks linked first -> ... -> last, tagged;
+ * the owner takes the whole stack with one exchange, so there is no ABA. */
+static inline void remote_push(hak_span_t *s, void *first, void *last, unsigned k)
 {
     uintptr_t old = atomic_load_explicit(&s->remote, memory_order_relaxed);
-    ((void **)p)[1] = (void *)hak_free_tag;
     do {
-        *(void **)p = hak_link_encode(p, hak_remote_top(old));
-    } while (!atomic_compare_exchange_weak_explicit(&s->remote, &old, ((old & ~HAK_REMOTE_TOP) + HAK_REMOTE_ONE) | (uintptr_t)p,
+        *(void **)last = hak_link_encode(last, hak_remote_top(old));
+    } while (!atomic_compare_exchange_weak_explicit(&s->remote, &old,
+                                                    ((old & ~HAK_REMOTE_TOP) + k * HAK_REMOTE_ONE) | (uintptr_t)first,
                                                     memory_order_release, memory_order_relaxed));
+}
+
+void hak_span_remote_push(hak_span_t *s, void *p)
+{
+    ((void **)p)[1] = (void *)hak_free_tag;
+    remote_push(s, p, p, 1);
+}
+
+void hak_span_remote_push_run(hak_span_t *s, void *first, void *last, unsigned k)
+{
+    remote_push(s, first, last, k);
 }
 
 /* The queue's links are checked where every free-list link is: by

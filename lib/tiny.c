@@ -227,25 +227,46 @@ void *hak_tiny_refill_pop(hak_heap_t *h, unsigned c)
     return p;
 }
 
+/* Gives back up to n blocks from the head of the cache, a run of blocks of
+ * one span at a time.  Cached blocks carry the free tag already, and their
+ * links are encoded as any free list's: a run moves onto its span's free
+ * list (or remote queue) by relinking its last block, after a walk that
+ * only decodes each link and checks it stays in the span. */
 static void spill(hak_heap_t *h, unsigned c, unsigned n)
 {
     hak_sll_t *l = &h->sll[c];
     HAK_COUNT(spill);
     uint64_t spilled = 0, handed = 0;
-    while (n-- > 0 && l->head != NULL) {
-        void *b = hak_sll_pop(l);
-        spilled++;
-        hak_span_t *s = hak_span_of((uintptr_t)b);
-        hak_assert(s != NULL);
+    while (n > 0 && l->head != NULL) {
+        void *first = l->head, *last = first;
+        hak_span_t *s = hak_span_of((uintptr_t)first);
+        hak_assert(s != NULL && s != &hak_span_none);
+        uintptr_t start = s->start, bytes = (uintptr_t)s->capacity * s->bsize;
+        unsigned k = 1;
+        uintptr_t next = hak_link_decode(first);
+        while (k < n && next - start < bytes) {
+            last = (void *)next;
+            k++;
+            next = hak_link_decode(last);
+        }
+        if (unlikely(next & (HAK_ALIGN - 1)))
+            hak_fatal("malloc(): corrupted free list (bad link in freed block)", last);
+        l->head = (void *)next;
+        l->room += (int32_t)k;
+        n -= k;
+        spilled += k;
         if (unlikely(atomic_load_explicit(&s->owner, memory_order_relaxed) != h)) {
-            /* stolen while the block sat in this cache: it stays out
-             * until the new owner's drain counts it back */
-            handed++;
-            hak_span_remote_push(s, b);
+            /* stolen while the blocks sat in this cache: they stay out
+             * until the new owner's drain counts them back */
+            handed += k;
+            hak_span_remote_push_run(s, first, last, k);
             continue;
         }
-        hak_span_free_local(s, b);
-        HAK_COUNT(free_ss_local);
+        *(void **)last = hak_link_encode(last, s->free);
+        s->free = first;
+        hak_assert(s->used >= k);
+        s->used -= k;
+        HAK_COUNT_N(free_ss_local, k);
         span_settle(h, s);
     }
     if (spilled > 0)

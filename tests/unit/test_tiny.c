@@ -40,6 +40,45 @@ START_TEST(test_tls_list_never_exceeds_its_cap)
 }
 END_TEST
 
+/* Spills move runs of one span's blocks at a time; every block counts
+ * once: in the cache, or back on its span (used drops). */
+START_TEST(test_spilled_blocks_are_back_on_their_spans)
+{
+    unit_init();
+    unsigned c = hak_size_class(48);
+    unsigned n = hak_classes[c].cap * 4;
+    void **v = malloc(n * sizeof *v);
+    hak_span_t *spans[64];
+    unsigned nspans = 0;
+    for (unsigned i = 0; i < n; i++) {
+        v[i] = hak_malloc(48);
+        hak_span_t *s = hak_span_of((uintptr_t)v[i]);
+        bool seen = false;
+        for (unsigned k = 0; k < nspans; k++)
+            seen |= spans[k] == s;
+        if (!seen) {
+            ck_assert_uint_lt(nspans, 64);
+            spans[nspans++] = s;
+        }
+    }
+    uint64_t used = 0;
+    for (unsigned k = 0; k < nspans; k++)
+        used += spans[k]->used;
+    uint32_t cached = hak_sll_count(&hak_tls_heap->sll[c]);
+    /* every other block first, so that runs are short */
+    for (unsigned i = 0; i < n; i += 2)
+        hak_free(v[i]);
+    for (unsigned i = 1; i < n; i += 2)
+        hak_free(v[i]);
+    uint64_t after = 0;
+    for (unsigned k = 0; k < nspans; k++)
+        after += spans[k]->used;
+    ck_assert_uint_eq(used - after, n + cached - hak_sll_count(&hak_tls_heap->sll[c]));
+    ck_assert_uint_le(hak_sll_count(&hak_tls_heap->sll[c]), hak_classes[c].cap);
+    free(v);
+}
+END_TEST
+
 START_TEST(test_blocks_are_16_byte_aligned_and_distinct)
 {
     unit_init();
@@ -456,6 +495,7 @@ static Suite *suite(void)
     UNIT_TEST(tc, test_free_then_malloc_reuses_block_lifo);
     UNIT_TEST(tc, test_first_malloc_refills_a_batch);
     UNIT_TEST(tc, test_tls_list_never_exceeds_its_cap);
+    UNIT_TEST(tc, test_spilled_blocks_are_back_on_their_spans);
     UNIT_TEST(tc, test_blocks_are_16_byte_aligned_and_distinct);
     UNIT_TEST(tc, test_cross_thread_free_lands_on_remote_queue);
     UNIT_TEST(tc, test_empty_cache_takes_a_remote_queue_whole);
