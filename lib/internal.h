@@ -287,12 +287,16 @@ unsigned hak_span_take(hak_span_t *s, hak_sll_t *l, unsigned want);
  * length with the exchange that takes the queue and need not walk it: the
  * walk was a chain of cache misses on lines the freeing threads wrote,
  * which the owner pays again, overlapped with the caller's own use of the
- * block, when it hands the block out.  The count has 17 bits; a span
- * holds at most a few thousand blocks (asserted by hak_span_init). */
+ * block, when it hands the block out.  The count has 17 bits: a span of
+ * one slab holds at most 64 KiB / 16 blocks, and spans of several slabs
+ * (sizeclass.c) are for blocks above 8 KiB. */
 #define HAK_REMOTE_ONE ((uintptr_t)1 << HAK_ADDR_BITS)
 #define HAK_REMOTE_TOP (HAK_REMOTE_ONE - 1)
 static inline void *hak_remote_top(uintptr_t w) { return (void *)(w & HAK_REMOTE_TOP); }
 static inline unsigned hak_remote_count(uintptr_t w) { return (unsigned)(w / HAK_REMOTE_ONE); }
+_Static_assert(HAK_SLAB_SIZE / HAK_ALIGN < UINTPTR_MAX / HAK_REMOTE_ONE &&
+               HAK_SPAN_MAX_SLABS * HAK_SLAB_SIZE / 8192 < UINTPTR_MAX / HAK_REMOTE_ONE,
+               "a span's blocks fit the remote queue's count");
 
 void     hak_span_remote_push(hak_span_t *s, void *p);
 void     hak_span_remote_push_run(hak_span_t *s, void *first, void *last, unsigned k);

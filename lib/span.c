@@ -13,7 +13,6 @@ void hak_span_init(hak_span_t *s, unsigned cls, uintptr_t start, unsigned nslabs
 {
     uint32_t bsize = hak_classes[cls].bsize;
     uint32_t cap = (uint32_t)(((size_t)nslabs << HAK_SLAB_SHIFT) / bsize);
-    hak_assert(cap < UINTPTR_MAX / HAK_REMOTE_ONE);
     atomic_store_explicit(&s->owner, NULL, memory_order_relaxed);
     atomic_store_explicit(&s->remote, 0, memory_order_relaxed);
     s->start = start;
