@@ -128,8 +128,8 @@ typedef struct hak_large_s {
 
 /* `room` counts down to 0 as blocks are pushed: the free fast path's
  * capacity check and its update are one decrement.  A refill that moves a
- * span's whole free list (hak_span_take) may leave it below 0, by less
- * than a span's blocks: frees then go to the slow path and spill.  `frees` counts the
+ * span's whole free list (hak_span_take) may leave it below 0, down to
+ * -cap; frees then go to the slow path, which spills.  `frees` counts the
  * blocks pushed by frees (not by refills) for the size-class statistics:
  * it shares the cache line the free writes anyway, so it costs free one
  * `add` and malloc nothing (32 bytes: the index is still one shift).  It

@@ -240,7 +240,8 @@ static void spill(hak_heap_t *h, unsigned c, unsigned n)
     while (n > 0 && l->head != NULL) {
         void *first = l->head, *last = first;
         hak_span_t *s = hak_span_of((uintptr_t)first);
-        hak_assert(s != NULL && s != &hak_span_none);
+        if (unlikely(s == NULL || !hak_span_is_block(s, (uintptr_t)first)))
+            hak_fatal("malloc(): corrupted free list (bad link in freed block)", first);
         uintptr_t start = s->start, bytes = (uintptr_t)s->capacity * s->bsize;
         unsigned k = 1;
         uintptr_t next = hak_link_decode(first);
