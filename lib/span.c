@@ -59,13 +59,13 @@ unsigned hak_span_take(hak_span_t *s, hak_sll_t *l, unsigned want)
      * malloc hands the blocks out, overlapped with the caller's use of
      * them.  Twice, because remote frees come back a span's worth at a
      * time, in queues longer than a cache. */
-    if (s->free != NULL && l->head == NULL && s->carved - s->used <= 2 * l->cap) {
+    if (s->free != NULL)
         HAK_COUNT(refill_local);
+    if (s->free != NULL && l->head == NULL && s->carved - s->used <= 2 * l->cap) {
         l->head = s->free;
         s->free = NULL;
         got = s->carved - s->used;
     } else if (s->free != NULL) {
-        HAK_COUNT(refill_local);
         void *first = s->free, *last = NULL, *b = first;
         while (b != NULL && got < want) {
             last = b;
@@ -108,7 +108,7 @@ unsigned hak_span_take(hak_span_t *s, hak_sll_t *l, unsigned want)
 
 /* Treiber stack push of k blocks linked first -> ... -> last, tagged;
  * the owner takes the whole stack with one exchange, so there is no ABA. */
-static inline void remote_push(hak_span_t *s, void *first, void *last, unsigned k)
+void hak_span_remote_push_run(hak_span_t *s, void *first, void *last, unsigned k)
 {
     uintptr_t old = atomic_load_explicit(&s->remote, memory_order_relaxed);
     do {
@@ -121,12 +121,7 @@ static inline void remote_push(hak_span_t *s, void *first, void *last, unsigned 
 void hak_span_remote_push(hak_span_t *s, void *p)
 {
     ((void **)p)[1] = (void *)hak_free_tag;
-    remote_push(s, p, p, 1);
-}
-
-void hak_span_remote_push_run(hak_span_t *s, void *first, void *last, unsigned k)
-{
-    remote_push(s, first, last, k);
+    hak_span_remote_push_run(s, p, p, 1);
 }
 
 /* The queue's links are checked where every free-list link is: by
