@@ -134,7 +134,7 @@ static struct {
     unsigned n;
     hak_span_t *span;
     bool one_span;
-    unsigned queued, cached_after_malloc, cached_after_free;
+    unsigned cached_after_malloc, cached_after_free;
 } whole;
 
 static void *whole_owner(void *arg)
