@@ -6,16 +6,22 @@
  * is a multiple of 16, so every block is 16-byte aligned. */
 #include "internal.h"
 
-/* Class of a tiny size, indexed by (size + 15) / 16.  A constant, so the
- * malloc fast path reads it without any ordering against initialisation;
- * hak_sizeclass_init() checks it against class_size(). */
-const uint8_t hak_class_tab[HAK_TINY_MAX / HAK_ALIGN + 1] = {
-    0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 8, 9, 9, 10, 10, 11,
-    11, 12, 12, 12, 12, 13, 13, 13, 13, 14, 14, 14, 14, 15, 15, 15,
-    15, 16, 16, 16, 16, 16, 16, 16, 16, 17, 17, 17, 17, 17, 17, 17,
-    17, 18, 18, 18, 18, 18, 18, 18, 18, 19, 19, 19, 19, 19, 19, 19,
-    19,
+/* Where a tiny size's list is in a heap: the byte offset of sll[class],
+ * indexed by (size + 15) / 16.  An offset rather than the class index, so
+ * that malloc's fast path adds it to the heap as it is (no shift).  A
+ * constant, so that path reads it without any ordering against
+ * initialisation; hak_sizeclass_init() checks it against class_size(). */
+#define O(c) (offsetof(hak_heap_t, sll) + (c) * sizeof(hak_sll_t))
+const uint16_t hak_tiny_sll_off[HAK_TINY_MAX / HAK_ALIGN + 1] = {
+    O(0), O(0), O(1), O(2), O(3), O(4), O(5), O(6), O(7), O(8), O(8), O(9), O(9), O(10), O(10), O(11),
+    O(11), O(12), O(12), O(12), O(12), O(13), O(13), O(13), O(13), O(14), O(14), O(14), O(14), O(15), O(15), O(15),
+    O(15), O(16), O(16), O(16), O(16), O(16), O(16), O(16), O(16), O(17), O(17), O(17), O(17), O(17), O(17), O(17),
+    O(17), O(18), O(18), O(18), O(18), O(18), O(18), O(18), O(18), O(19), O(19), O(19), O(19), O(19), O(19), O(19),
+    O(19),
 };
+#undef O
+_Static_assert(offsetof(hak_heap_t, sll) + HAK_NTINY * sizeof(hak_sll_t) <= UINT16_MAX,
+               "tiny list offsets fit hak_tiny_sll_off");
 hak_class_t hak_classes[HAK_NCLASS];
 
 static uint32_t class_size(unsigned c)
@@ -30,7 +36,8 @@ static uint32_t class_size(unsigned c)
 unsigned hak_size_class(size_t size)
 {
     if (size <= HAK_TINY_MAX)
-        return hak_class_tab[(size + HAK_ALIGN - 1) / HAK_ALIGN];
+        return (unsigned)((hak_tiny_sll_off[(size + HAK_ALIGN - 1) / HAK_ALIGN] - offsetof(hak_heap_t, sll)) /
+                          sizeof(hak_sll_t));
     /* size in (2^p, 2^(p+1)]: class index from p and the next two bits */
     size_t s = size - 1;
     unsigned p = 63 - (unsigned)__builtin_clzll(s);     /* 2^p <= s */
@@ -95,7 +102,7 @@ void hak_sizeclass_init(void)
         k->batch = cap / 2 ? cap / 2 : 1;
     }
     for (size_t i = 0; i <= HAK_TINY_MAX / HAK_ALIGN; i++) {
-        unsigned c = hak_class_tab[i];
+        unsigned c = hak_size_class(i * HAK_ALIGN);
         hak_assert(class_size(c) >= i * HAK_ALIGN && (c == 0 || class_size(c - 1) < i * HAK_ALIGN));
         (void)c;
     }
