@@ -208,22 +208,31 @@ hak_heap_t *hak_heap_lock_shared(void)
 void hak_heap_unlock_shared(void) { pthread_mutex_unlock(&shared_lock); }
 
 /* Before mapping a new span: spans of class c with remote frees waiting,
- * from the heap of a thread that has not been in its slow path since the
- * last look (blocked in a join, say, while another thread frees what it
- * allocated: those frees would wait in its spans forever).  A heap whose
- * thread is in its slow path right now is skipped, not waited for. */
+ * from the heap of a thread that has not been in its slow path for
+ * HAK_STEAL_IDLE_MS (blocked in a join, say, while another thread frees
+ * what it allocated: those frees would wait in its spans forever).  Not
+ * merely since the last look: with more threads than cores a busy thread
+ * is off the CPU for a few time slices at a time, and taking its spans
+ * then only makes it take someone else's when it is back (prodcons with
+ * 8 and 16 threads: tens of thousands of spans a second went round).
+ * A heap whose thread is in its slow path right now is skipped, not
+ * waited for. */
 unsigned hak_heap_steal(hak_heap_t *self, unsigned c, hak_span_t **out, unsigned max)
 {
     unsigned n = 0;
+    uint64_t now = hak_now_ms();
     pthread_mutex_lock(&heaps_lock);
     for (hak_heap_t *v = heaps; v != NULL && n < max; v = v->next_heap) {
         if (v == self)
             continue;
         uint32_t ticks = atomic_load_explicit(&v->slow_ticks, memory_order_relaxed);
-        if (ticks != v->seen_ticks) {
+        if (ticks != v->seen_ticks || v->seen_ms == 0) {
             v->seen_ticks = ticks;
+            v->seen_ms = now;
             continue;
         }
+        if (now - v->seen_ms < HAK_STEAL_IDLE_MS)
+            continue;
         int idle = 0;
         if (!atomic_compare_exchange_strong_explicit(&v->busy, &idle, 2, memory_order_acquire,
                                                      memory_order_relaxed))

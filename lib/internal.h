@@ -188,6 +188,7 @@ struct hak_heap_s {
     _Atomic int busy;                 /* 1: its thread changes its span lists; 2: a thief does (tiny.c) */
     _Atomic uint32_t slow_ticks;      /* slow-path entries, written by its thread */
     uint32_t    seen_ticks;           /* slow_ticks at a thief's last look (under heaps_lock) */
+    uint64_t    seen_ms;              /* when a thief saw slow_ticks change (hak_now_ms; 0: never) */
     hak_class_counts_t cls_counts[HAK_NCLASS];
 #if HAKMEM_DEBUG_COUNTERS
     hak_counters_t counters;          /* written by the owner thread only */
@@ -322,6 +323,7 @@ extern __thread hak_heap_t *hak_tls_heap __attribute__((tls_model("initial-exec"
 extern hak_heap_t hak_heap_empty;
 hak_heap_t *hak_heap_init_thread(void);               /* may return the shared heap */
 hak_heap_t *hak_heap_lock_shared(void);
+#define HAK_STEAL_IDLE_MS 20   /* a heap this long out of its slow path may be robbed */
 unsigned hak_heap_steal(hak_heap_t *self, unsigned cls, hak_span_t **out, unsigned max);
 void  hak_heap_unlock_shared(void);
 void  hak_heap_fork_prepare(void);

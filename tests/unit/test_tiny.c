@@ -251,18 +251,22 @@ START_TEST(test_fully_freed_orphan_is_released_by_the_decay)
 END_TEST
 
 /* The blocks of a thread blocked in pthread_join, freed by the thread it
- * waits for, which then allocates as many of the same size. */
+ * waits for, which then allocates as many of the same size: at once, or
+ * (`wait`) after its first allocation, when its refill has seen the
+ * waiting thread, sleeps past HAK_STEAL_IDLE_MS and then goes on. */
 #define STEAL_SIZE   176
 #define STEAL_BLOCKS 2000
 static void *steal_blocks[STEAL_BLOCKS];
 
-static void *free_all_then_allocate(void *arg)
+static void *free_all_then_allocate(void *wait)
 {
-    (void)arg;
     for (int i = 0; i < STEAL_BLOCKS; i++)
         hak_free(steal_blocks[i]);
-    for (int i = 0; i < STEAL_BLOCKS; i++)
+    for (int i = 0; i < STEAL_BLOCKS; i++) {
         steal_blocks[i] = hak_malloc(STEAL_SIZE);
+        if (i == 0 && wait != NULL)
+            usleep(2 * HAK_STEAL_IDLE_MS * 1000);
+    }
     return NULL;
 }
 
@@ -296,7 +300,7 @@ START_TEST(test_spans_of_an_idle_thread_are_stolen_instead_of_mapping_new_ones)
     ck_assert_uint_ge(spans, 4);
     uint64_t stolen = atomic_load(&hak_stats.stolen);
     pthread_t t;
-    pthread_create(&t, NULL, free_all_then_allocate, NULL);
+    pthread_create(&t, NULL, free_all_then_allocate, "wait");
     pthread_join(t, NULL);
     /* The thief maps one span while it notes that this thread is idle;
      * after that it takes this thread's spans, drained of its frees (an
@@ -304,6 +308,27 @@ START_TEST(test_spans_of_an_idle_thread_are_stolen_instead_of_mapping_new_ones)
      * all its blocks are where this thread's were. */
     ck_assert_uint_ge(atomic_load(&hak_stats.stolen), stolen + spans - 1);
     ck_assert_uint_ge(blocks_in(was, spans), STEAL_BLOCKS - 2 * was[0]->capacity);
+    for (int i = 0; i < STEAL_BLOCKS; i++)
+        hak_free(steal_blocks[i]);
+}
+END_TEST
+
+/* A thread off the CPU for a moment (more threads than cores) keeps its
+ * spans: the other thread maps new ones.  Unless the whole exchange took
+ * longer than HAK_STEAL_IDLE_MS (a loaded machine), when stealing is
+ * right. */
+START_TEST(test_spans_of_a_thread_busy_a_moment_ago_are_not_stolen)
+{
+    unit_init();
+    for (int i = 0; i < STEAL_BLOCKS; i++)
+        steal_blocks[i] = hak_malloc(STEAL_SIZE);
+    uint64_t stolen = atomic_load(&hak_stats.stolen);
+    uint64_t start = hak_now_ms();
+    pthread_t t;
+    pthread_create(&t, NULL, free_all_then_allocate, NULL);
+    pthread_join(t, NULL);
+    if (hak_now_ms() - start < HAK_STEAL_IDLE_MS)
+        ck_assert_uint_eq(atomic_load(&hak_stats.stolen), stolen);
     for (int i = 0; i < STEAL_BLOCKS; i++)
         hak_free(steal_blocks[i]);
 }
@@ -318,7 +343,7 @@ START_TEST(test_cached_block_of_a_stolen_span_goes_back_by_remote_free)
     hak_span_t *s = hak_span_of((uintptr_t)kept);
     hak_free(kept);                                  /* in this thread's cache */
     pthread_t t;
-    pthread_create(&t, NULL, free_all_then_allocate, NULL);
+    pthread_create(&t, NULL, free_all_then_allocate, "wait");
     pthread_join(t, NULL);
     ck_assert_ptr_ne(atomic_load(&s->owner), hak_tls_heap);
     ck_assert_uint_eq(atomic_load(&s->remote), 0);
@@ -503,6 +528,7 @@ static Suite *suite(void)
     UNIT_TEST(tc, test_orphan_is_adopted_by_a_refill_of_its_class);
     UNIT_TEST(tc, test_fully_freed_orphan_is_released_by_the_decay);
     UNIT_TEST(tc, test_spans_of_an_idle_thread_are_stolen_instead_of_mapping_new_ones);
+    UNIT_TEST(tc, test_spans_of_a_thread_busy_a_moment_ago_are_not_stolen);
     UNIT_TEST(tc, test_cached_block_of_a_stolen_span_goes_back_by_remote_free);
     UNIT_TEST(tc, test_empty_span_returns_to_superslab);
     UNIT_TEST(tc, test_fork_child_orphans_spans_of_other_threads);
