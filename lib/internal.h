@@ -323,7 +323,7 @@ extern __thread hak_heap_t *hak_tls_heap __attribute__((tls_model("initial-exec"
 extern hak_heap_t hak_heap_empty;
 hak_heap_t *hak_heap_init_thread(void);               /* may return the shared heap */
 hak_heap_t *hak_heap_lock_shared(void);
-#define HAK_STEAL_IDLE_MS 20   /* a heap this long out of its slow path may be robbed */
+#define HAK_STEAL_IDLE_MS 8    /* a heap this long out of its slow path may be robbed */
 unsigned hak_heap_steal(hak_heap_t *self, unsigned cls, hak_span_t **out, unsigned max);
 void  hak_heap_unlock_shared(void);
 void  hak_heap_fork_prepare(void);
