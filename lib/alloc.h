@@ -101,6 +101,25 @@ static inline bool hak_span_is_block(const hak_span_t *s, uintptr_t a)
     return (uint64_t)(a - s->start) * s->div_magic < s->div_limit;
 }
 
+/* Treiber stack push of k blocks linked first -> ... -> last, tagged,
+ * onto s's remote queue; the owner takes the whole stack with one
+ * exchange, so there is no ABA. */
+static inline void hak_span_remote_push_run(hak_span_t *s, void *first, void *last, unsigned k)
+{
+    uintptr_t old = atomic_load_explicit(&s->remote, memory_order_relaxed);
+    do {
+        *(void **)last = hak_link_encode(last, hak_remote_top(old));
+    } while (!atomic_compare_exchange_weak_explicit(&s->remote, &old,
+                                                    ((old & ~HAK_REMOTE_TOP) + k * HAK_REMOTE_ONE) | (uintptr_t)first,
+                                                    memory_order_release, memory_order_relaxed));
+}
+
+static inline void hak_span_remote_push(hak_span_t *s, void *p)
+{
+    ((void **)p)[1] = (void *)hak_free_tag;
+    hak_span_remote_push_run(s, p, p, 1);
+}
+
 static inline void hak_free_inline(void *p)
 {
     uintptr_t a = (uintptr_t)p;

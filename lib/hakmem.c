@@ -104,10 +104,13 @@ static inline void slow_path_done(void)
 
 static __thread unsigned slow_slab_ops __attribute__((tls_model("initial-exec")));
 
+/* Out of line: its callers then need no stack frame of their own. */
+static __attribute__((noinline)) void slab_slow_path_tick(void) { slow_path_done(); }
+
 static inline void slab_slow_path_done(void)
 {
-    if ((++slow_slab_ops & 15) == 0)
-        slow_path_done();
+    if (unlikely((++slow_slab_ops & 15) == 0))
+        slab_slow_path_tick();
 }
 
 void *hak_alloc_slow(size_t size, const void *site)
@@ -146,8 +149,8 @@ HAK_NOINLINE void *hak_alloc_slow_caller(size_t size)
  * come from the fast path, which has looked them up already. */
 void hak_free_span_slow(void *p, hak_span_t *s, hak_heap_t *h)
 {
-    hak_tiny_free_slow(h, s, p);
-    slab_slow_path_done();
+    slab_slow_path_done();              /* first: the free is then a tail call */
+    hak_tiny_free_slow(p, s, h);
 }
 
 /* A free of anything but slab memory (free's fast path sends that to

@@ -299,15 +299,12 @@ _Static_assert(HAK_SLAB_SIZE / HAK_ALIGN < UINTPTR_MAX / HAK_REMOTE_ONE &&
                HAK_SPAN_MAX_SLABS * HAK_SLAB_SIZE / 8192 < UINTPTR_MAX / HAK_REMOTE_ONE,
                "a span's blocks fit the remote queue's count");
 
-void     hak_span_remote_push(hak_span_t *s, void *p);
-void     hak_span_remote_push_run(hak_span_t *s, void *first, void *last, unsigned k);
 unsigned hak_span_drain_remote(hak_span_t *s);
 bool     hak_span_exhausted(const hak_span_t *s);
-void     hak_span_check_block(const hak_span_t *s, uintptr_t a, const char *what);
 
 /* ---- tiny.c (slab-backed classes: tiny and mid share the front end) ---- */
 void *hak_tiny_refill_pop(hak_heap_t *h, unsigned cls);
-void  hak_tiny_free_slow(hak_heap_t *h, hak_span_t *s, void *p);   /* s: the registry's span of p */
+void  hak_tiny_free_slow(void *p, hak_span_t *s, hak_heap_t *h);   /* s: the registry's span of p */
 void  hak_tiny_flush(hak_heap_t *h);
 void  hak_tiny_orphan_all(hak_heap_t *h);
 size_t hak_tiny_usable(void *p);                      /* 0: not a slab block */

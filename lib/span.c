@@ -38,12 +38,6 @@ bool hak_span_exhausted(const hak_span_t *s)
     return s->free == NULL && s->carved == s->capacity;
 }
 
-void hak_span_check_block(const hak_span_t *s, uintptr_t a, const char *what)
-{
-    if (!hak_span_is_block(s, a))
-        hak_fatal(what, (void *)a);
-}
-
 /* Moves up to `want` blocks into the tls list `l` (which the caller has
  * found empty or nearly so), or more when a whole free list moves (below):
  * local free list first, then the remote queue, then fresh blocks from
@@ -104,24 +98,6 @@ unsigned hak_span_take(hak_span_t *s, hak_sll_t *l, unsigned want)
     if (got > 0)
         hak_stats_add(&hak_class_stats[s->cls].out, got, &hak_class_stats[s->cls].out_peak);
     return got;
-}
-
-/* Treiber stack push of k blocks linked first -> ... -> last, tagged;
- * the owner takes the whole stack with one exchange, so there is no ABA. */
-void hak_span_remote_push_run(hak_span_t *s, void *first, void *last, unsigned k)
-{
-    uintptr_t old = atomic_load_explicit(&s->remote, memory_order_relaxed);
-    do {
-        *(void **)last = hak_link_encode(last, hak_remote_top(old));
-    } while (!atomic_compare_exchange_weak_explicit(&s->remote, &old,
-                                                    ((old & ~HAK_REMOTE_TOP) + k * HAK_REMOTE_ONE) | (uintptr_t)first,
-                                                    memory_order_release, memory_order_relaxed));
-}
-
-void hak_span_remote_push(hak_span_t *s, void *p)
-{
-    ((void **)p)[1] = (void *)hak_free_tag;
-    hak_span_remote_push_run(s, p, p, 1);
 }
 
 /* The queue's links are checked where every free-list link is: by

@@ -276,6 +276,20 @@ static void spill(hak_heap_t *h, unsigned c, unsigned n)
         hak_stats_add(&hak_class_stats[c].out, -(int64_t)(spilled - handed), NULL);
 }
 
+/* The owner's free that found its cache full (or a block the fast path
+ * could not take): out of line, so that the cross-thread free below needs
+ * no registers saved. */
+static __attribute__((noinline)) void free_to_own_cache(hak_heap_t *h, hak_span_t *s, void *p)
+{
+    heap_enter(h);
+    hak_sll_t *l = &h->sll[s->cls];
+    if (l->room <= 0)
+        spill(h, s->cls, hak_classes[s->cls].batch - (uint32_t)l->room);
+    hak_sll_push(l, p);
+    HAK_COUNT(free_tls_sll);
+    heap_leave(h);
+}
+
 /* A free into an orphan (a span of an exited thread) goes on its remote
  * queue like any other cross-thread free.  The freeing thread does not
  * adopt it: an owner that does not allocate the span's class would never
@@ -283,36 +297,31 @@ static void spill(hak_heap_t *h, unsigned c, unsigned n)
  * (tests/stress-interposer.sh: the main thread freeing the blocks of
  * exited workers).  Orphans are adopted by refills of their class, and
  * the decay releases those whose blocks have all come back. */
-void hak_tiny_free_slow(hak_heap_t *h, hak_span_t *s, void *p)
+void hak_tiny_free_slow(void *p, hak_span_t *s, hak_heap_t *h)
 {
     uintptr_t a = (uintptr_t)p;
-    if (s == &hak_span_none)
+    if (unlikely(s == &hak_span_none))
         hak_fatal("free(): invalid pointer (not allocated)", p);
-    hak_span_check_block(s, a, "free(): invalid pointer (not the start of a block)");
+    if (unlikely(!hak_span_is_block(s, a)))
+        hak_fatal("free(): invalid pointer (not the start of a block)", p);
     /* Every free block carries the tag (the secret makes it unforgeable),
      * wherever it is: a thread's cache, its span's free list or remote
      * queue; every allocation clears it.  So the tag alone convicts,
      * whoever owns the span: a remote double free would otherwise put the
      * block twice on the queue, and it would be handed out twice. */
-    if (((void **)p)[1] == (void *)hak_free_tag)
+    if (unlikely(((void **)p)[1] == (void *)hak_free_tag))
         hak_fatal("free(): double free detected", p);
     hak_heap_t *owner = atomic_load_explicit(&s->owner, memory_order_relaxed);
-    if (owner == NULL && atomic_load_explicit(&s->state, memory_order_relaxed) == HAK_SPAN_FREE)
+    if (unlikely(owner == NULL) && atomic_load_explicit(&s->state, memory_order_relaxed) == HAK_SPAN_FREE)
         hak_fatal("free(): invalid pointer (block of an unused slab; double free?)", p);
     if (owner == h && h->kind == HAK_HEAP_THREAD) {
-        heap_enter(h);
-        hak_sll_t *l = &h->sll[s->cls];
-        if (l->room <= 0)
-            spill(h, s->cls, hak_classes[s->cls].batch - (uint32_t)l->room);
-        hak_sll_push(l, p);
-        HAK_COUNT(free_tls_sll);
-        heap_leave(h);
+        free_to_own_cache(h, s, p);
         return;
     }
     HAK_COUNT(free_ss_remote);
     /* h is the calling thread's heap; a thread without one (not yet, or
      * no more: heap_dead) counts in the global totals. */
-    if (h->kind == HAK_HEAP_THREAD)
+    if (likely(h->kind == HAK_HEAP_THREAD))
         HAK_COUNT_OWN(h->cls_counts[s->cls].remote, 1);
     else {
         atomic_fetch_add_explicit(&hak_class_stats[s->cls].frees, 1, memory_order_relaxed);
