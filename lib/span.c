@@ -1,5 +1,7 @@
 /* span.c — the blocks of one span: carving the unused tail, the owner's
- * local free list, and the remote queue that other threads push to.
+ * local free list, and the remote queue that other threads push to (the
+ * push is inline in alloc.h, beside free's fast path; the owner's side is
+ * here).
  *
  * Invariant: used = capacity - carved_unused - local free - nothing else;
  * that is, a block counts as used while it is with the user, in some
