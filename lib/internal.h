@@ -132,8 +132,9 @@ typedef struct hak_large_s {
  * -cap; frees then go to the slow path, which spills.  `frees` counts the
  * blocks pushed by frees (not by refills) for the size-class statistics:
  * it shares the cache line the free writes anyway, so it costs free one
- * `add` and malloc nothing (32 bytes: the index is still one shift).  It
- * is a plain field, written by the owner only; stats.c reads it. */
+ * `add` and malloc nothing (32 bytes: a list never straddles a cache
+ * line, and h->sll[c] is one shift).  It is a plain field, written by
+ * the owner only; stats.c reads it. */
 typedef struct hak_sll_s {
     void     *head;                   /* mangled singly linked list */
     int32_t   room;                   /* cap - blocks on the list */

@@ -55,25 +55,26 @@ unsigned hak_span_take(hak_span_t *s, hak_sll_t *l, unsigned want)
      * malloc hands the blocks out, overlapped with the caller's use of
      * them.  Twice, because remote frees come back a span's worth at a
      * time, in queues longer than a cache. */
-    if (s->free != NULL)
+    if (s->free != NULL) {
         HAK_COUNT(refill_local);
-    if (s->free != NULL && l->head == NULL && s->carved - s->used <= 2 * l->cap) {
-        l->head = s->free;
-        s->free = NULL;
-        got = s->carved - s->used;
-    } else if (s->free != NULL) {
-        void *first = s->free, *last = NULL, *b = first;
-        while (b != NULL && got < want) {
-            last = b;
-            got++;
-            uintptr_t next = hak_link_decode(b);
-            if (next != 0 && !hak_span_is_block(s, next))
-                hak_fatal("corrupted span free list", b);
-            b = (void *)next;
+        if (l->head == NULL && s->carved - s->used <= 2 * l->cap) {
+            l->head = s->free;
+            s->free = NULL;
+            got = s->carved - s->used;
+        } else {
+            void *first = s->free, *last = NULL, *b = first;
+            while (b != NULL && got < want) {
+                last = b;
+                got++;
+                uintptr_t next = hak_link_decode(b);
+                if (next != 0 && !hak_span_is_block(s, next))
+                    hak_fatal("corrupted span free list", b);
+                b = (void *)next;
+            }
+            s->free = b;
+            *(void **)last = hak_link_encode(last, l->head);
+            l->head = first;
         }
-        s->free = b;
-        *(void **)last = hak_link_encode(last, l->head);
-        l->head = first;
     }
     if (got < want && s->carved < s->capacity) {
         HAK_COUNT(refill_carve);
