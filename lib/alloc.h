@@ -120,13 +120,22 @@ static inline void hak_span_remote_push(hak_span_t *s, void *p)
     hak_span_remote_push_run(s, p, p, 1);
 }
 
-static inline void hak_free_inline(void *p)
+/* free, and the C++ sized delete (cxx.c).  want_off is the tls_sll offset
+ * that the class of the size given to sized delete has (HAK_ANY_CLASS: a
+ * plain free, and the test folds away).  A size that names another class
+ * than the block's goes to hak_free_sized_slow, which reports it. */
+#define HAK_ANY_CLASS UINT32_MAX
+static inline __attribute__((always_inline)) void hak_free_of_class(void *p, uint32_t want_off, size_t size)
 {
     uintptr_t a = (uintptr_t)p;
     /* e ^ HAK_TAG_CHUNK is the chunk itself when the tag bits say chunk */
     uintptr_t c = hak_registry_entry(a) ^ HAK_TAG_CHUNK;
     if (likely((c & HAK_TAG_MASK) == 0)) {
         hak_span_t *s = ((hak_chunk_t *)c)->span_of[(a >> HAK_SLAB_SHIFT) & (HAK_SS_SLABS - 1)];
+        if (want_off != HAK_ANY_CLASS && unlikely(s->sll_off != want_off)) {
+            hak_free_sized_slow(p, size);
+            return;
+        }
         hak_heap_t *h = hak_tls_heap;
         if (likely(atomic_load_explicit(&s->owner, memory_order_relaxed) == h)) {
             hak_sll_t *l = (hak_sll_t *)((char *)h + s->sll_off);
@@ -150,7 +159,12 @@ static inline void hak_free_inline(void *p)
         hak_free_span_slow(p, s, h);
         return;
     }
-    hak_free_slow(p);
+    if (want_off != HAK_ANY_CLASS)
+        hak_free_sized_slow(p, size);
+    else
+        hak_free_slow(p);
 }
+
+static inline void hak_free_inline(void *p) { hak_free_of_class(p, HAK_ANY_CLASS, 0); }
 
 #endif /* HAKMEM_ALLOC_H */

@@ -175,6 +175,29 @@ void hak_free_slow(void *p)
     slow_path_done();
 }
 
+/* A sized delete whose size does not name the block's class (or is not
+ * a large block's size), or of anything but tiny slab memory.  Operator
+ * new(n) serves n from class hak_size_class(n), or from a large block
+ * when n is above the slab limit, so any other size is misuse.  What is
+ * not a block of ours at all is left to free's own diagnostics. */
+void hak_free_sized_slow(void *p, size_t size)
+{
+    uintptr_t a = (uintptr_t)p, e = hak_registry_entry(a);
+    bool fits = true;
+    if ((e & HAK_TAG_MASK) == HAK_TAG_CHUNK) {
+        hak_span_t *s = hak_chunk_span(e, a);
+        if (s != &hak_span_none && hak_span_is_block(s, a))
+            fits = size <= hak_opt.mid_max && hak_size_class(size) == s->cls;
+    } else {
+        hak_large_t *l = hak_large_of(e, p);
+        if (l != NULL)
+            fits = size > hak_opt.mid_max && size <= hak_large_usable(l);
+    }
+    if (unlikely(!fits))
+        hak_fatal("operator delete(): size does not match the block (sized delete of another size)", p);
+    hak_free_inline(p);
+}
+
 /* Usable size of a block hakmem owns; aborts on a foreign pointer. */
 size_t hak_usable_impl(void *p, const char *what)
 {

@@ -415,6 +415,7 @@ bool  hak_init_slow(void);
 void *hak_alloc_slow(size_t size, const void *site);
 void *hak_alloc_slow_caller(size_t size);             /* site: the caller's caller */
 void  hak_free_slow(void *p);
+void  hak_free_sized_slow(void *p, size_t size);   /* checks the size, then frees */
 void  hak_free_span_slow(void *p, hak_span_t *s, hak_heap_t *h);  /* s, h: as free's fast path found them */
 void *hak_realloc_impl(void *p, size_t size, const void *site);
 void *hak_calloc_impl(size_t n, size_t size, const void *site);

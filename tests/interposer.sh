@@ -90,6 +90,13 @@ else
         fail "test_interposer with HAKMEM_TINY_USE_SUPERSLAB=0"
 fi
 
+if [ ! -x "$builddir/tests/test_cxx" ]; then
+    echo "SKIP: $builddir/tests/test_cxx not built (configure found no Check)"
+else
+    echo "== test_cxx (the C++ operators)"
+    LD_PRELOAD=$HAK_PRELOAD "$builddir/tests/test_cxx" || fail "test_cxx"
+fi
+
 # --- 3. everyday programs start and exit cleanly ---------------------------
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/hakmem-interposer.XXXXXX") || exit 1

@@ -44,6 +44,14 @@ tests_test_interposer_LDADD = $(CHECK_LIBS) $(PTHREAD_LIBS) -ldl
 
 TESTS += tests/test_api tests/test_threads
 
+# The C++ operators of the interposer, also run by tests/interposer.sh
+# under LD_PRELOAD (not linked with hakmem).
+check_PROGRAMS += tests/test_cxx
+tests_test_cxx_SOURCES = tests/test_cxx.cc tests/expect.h
+tests_test_cxx_CXXFLAGS = -std=gnu++17 -fsized-deallocation -Wall -Wextra -Wno-unused-parameter \
+	$(CHECK_CFLAGS) $(PTHREAD_CFLAGS) -fno-builtin
+tests_test_cxx_LDADD = $(CHECK_LIBS) $(PTHREAD_LIBS) -ldl
+
 check_PROGRAMS += tests/test_fork
 tests_test_fork_SOURCES = tests/test_fork.c tests/pattern.h tests/expect.h
 tests_test_fork_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(PTHREAD_CFLAGS)

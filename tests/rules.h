@@ -946,55 +946,6 @@ END_TEST
 /* ------------------------------------------------------------------ */
 /* misuse: each one aborts with exactly one "hakmem: " line            */
 
-/* Runs fn in a child with stderr on a pipe; the child must die of SIGABRT
- * after writing exactly one line starting with "hakmem: ". */
-static void expect_diagnostic(void (*fn)(void), const char *what)
-{
-    int pfd[2];
-    EXPECT_INT_EQ(pipe(pfd), 0);
-    fflush(NULL);
-    pid_t pid = fork();
-    EXPECT_INT_NE(pid, -1);
-    if (pid == 0) {
-        struct rlimit rl = { 0, 0 };
-        setrlimit(RLIMIT_CORE, &rl);
-        close(pfd[0]);
-        dup2(pfd[1], 2);
-        close(pfd[1]);
-        alarm(20);
-        fn();
-        _exit(0);
-    }
-    close(pfd[1]);
-    char buf[4096];
-    size_t len = 0;
-    for (;;) {
-        char tmp[512];
-        ssize_t n = read(pfd[0], tmp, sizeof tmp);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        for (ssize_t k = 0; k < n && len < sizeof buf - 1; k++)
-            buf[len++] = tmp[k];
-    }
-    close(pfd[0]);
-    buf[len] = 0;
-    int st = 0;
-    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-        ;
-    if (WIFEXITED(st))
-        ck_abort_msg("%s: child exited with status %d instead of aborting; stderr: \"%s\"", what,
-                     WEXITSTATUS(st), buf);
-    EXPECT(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT,
-                  "%s: child killed by signal %d, expected SIGABRT (%d); stderr: \"%s\"", what, WTERMSIG(st),
-                  SIGABRT, buf);
-    EXPECT(len > 8 && strncmp(buf, "hakmem: ", 8) == 0,
-                  "%s: stderr does not start with \"hakmem: \": \"%s\"", what, buf);
-    EXPECT(memchr(buf, '\n', len) == buf + len - 1, "%s: stderr is not exactly one line: \"%s\"", what,
-                  buf);
-}
-
 static void no_foreign_allocator(void)
 {
     static const char m[] = "test: no foreign allocator available (is hakmem preloaded?)\n";
