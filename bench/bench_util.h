@@ -4,6 +4,8 @@
  *
  * The programs reach the allocator under test only through malloc/free
  * (it is injected with LD_PRELOAD), so nothing here knows about hakmem.
+ * It compiles as C11 and as C++ (larson_sized.cc), hence the casts from
+ * void *.
  */
 #ifndef BENCH_UTIL_H
 #define BENCH_UTIL_H
@@ -98,7 +100,7 @@ static inline unsigned char bench_pat_small(uint64_t tag, size_t i)
 
 static inline void bench_fill(void *p, size_t n, uint64_t tag)
 {
-    unsigned char *c = p;
+    unsigned char *c = (unsigned char *)p;
     if (n < 16) {
         for (size_t i = 0; i < n; i++)
             c[i] = bench_pat_small(tag, i);
@@ -113,7 +115,7 @@ static inline void bench_fill(void *p, size_t n, uint64_t tag)
 /* Returns 1 when the block still holds the pattern bench_fill wrote. */
 static inline int bench_check(const void *p, size_t n, uint64_t tag)
 {
-    const unsigned char *c = p;
+    const unsigned char *c = (const unsigned char *)p;
     if (n < 16) {
         for (size_t i = 0; i < n; i++)
             if (c[i] != bench_pat_small(tag, i))
@@ -141,7 +143,7 @@ static inline int bench_check(const void *p, size_t n, uint64_t tag)
  * shifted by the allocator does not pass. */
 static inline void bench_touch_pages(void *p, size_t n, size_t page, uint64_t tag)
 {
-    unsigned char *c = p;
+    unsigned char *c = (unsigned char *)p;
     if (n < 8)
         return;
     for (size_t off = 0; off + 8 <= n; off += page) {
@@ -154,7 +156,7 @@ static inline void bench_touch_pages(void *p, size_t n, size_t page, uint64_t ta
 
 static inline int bench_check_pages(const void *p, size_t n, size_t page, uint64_t tag)
 {
-    const unsigned char *c = p;
+    const unsigned char *c = (const unsigned char *)p;
     if (n < 8)
         return 1;
     uint64_t w;

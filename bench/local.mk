@@ -4,7 +4,8 @@
 # same binaries measure glibc, tcmalloc, jemalloc, mimalloc and hakmem.
 
 bench_programs = bench/larson bench/scenarios bench/random_mixed bench/prodcons \
-	bench/memreturn bench/elo_workloads bench/instr
+	bench/memreturn bench/elo_workloads bench/instr \
+	bench/handoff bench/thread_churn bench/mstress bench/exchange bench/larson_sized
 noinst_PROGRAMS += $(bench_programs)
 bench_cflags = $(AM_CFLAGS) $(PTHREAD_CFLAGS)
 
@@ -28,6 +29,30 @@ bench_memreturn_CFLAGS = $(bench_cflags)
 
 bench_elo_workloads_SOURCES = bench/elo_workloads.c bench/bench_util.h
 bench_elo_workloads_CFLAGS = $(bench_cflags)
+
+# Shapes of public multi-threaded benchmarks (mimalloc-bench's xmalloc-test,
+# a thread-churn test, mstress, rptest), written from their descriptions.
+bench_handoff_SOURCES = bench/handoff.c bench/bench_util.h
+bench_handoff_CFLAGS = $(bench_cflags)
+bench_handoff_LDADD = $(PTHREAD_LIBS)
+
+bench_thread_churn_SOURCES = bench/thread_churn.c bench/bench_util.h
+bench_thread_churn_CFLAGS = $(bench_cflags)
+bench_thread_churn_LDADD = $(PTHREAD_LIBS)
+
+bench_mstress_SOURCES = bench/mstress.c bench/bench_util.h
+bench_mstress_CFLAGS = $(bench_cflags)
+bench_mstress_LDADD = $(PTHREAD_LIBS)
+
+bench_exchange_SOURCES = bench/exchange.c bench/bench_util.h
+bench_exchange_CFLAGS = $(bench_cflags)
+bench_exchange_LDADD = $(PTHREAD_LIBS)
+
+# larson through ::operator new and the sized ::operator delete (C++14).
+bench_larson_sized_SOURCES = bench/larson_sized.cc bench/bench_util.h
+bench_larson_sized_CXXFLAGS = -std=gnu++17 -Wall -Wextra -Wno-unused-parameter \
+	-fsized-deallocation $(PTHREAD_CFLAGS) $(SANITIZER_FLAGS)
+bench_larson_sized_LDADD = $(PTHREAD_LIBS)
 
 # bench/instr.sh counts instructions per malloc+free pair under callgrind.
 bench_instr_SOURCES = bench/instr.c bench/bench_util.h
