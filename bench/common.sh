@@ -61,7 +61,16 @@ classic|8|1000|5000|100|4141|5
 large|262144|1048576|32|100|4141|3
 '
 
-BENCH_PROGRAMS='larson scenarios random_mixed prodcons'
+BENCH_PROGRAMS='larson scenarios random_mixed prodcons handoff thread_churn mstress exchange larson_sized'
+
+# The source of a benchmark program: PROGRAM.c, or PROGRAM.cc for C++.
+bench_program_source() {
+    if [ -f "$BENCH_SRCDIR/$1.cc" ]; then
+        printf '%s\n' "$BENCH_SRCDIR/$1.cc"
+    else
+        printf '%s\n' "$BENCH_SRCDIR/$1.c"
+    fi
+}
 
 bench_die() {
     printf '%s: %s\n' "${BENCH_ME:-bench}" "$*" >&2
@@ -219,7 +228,7 @@ bench_default_hakmem() {
 # benchmark programs: BINDIR if given, the build tree if it has them, or a
 # cache directory where they are compiled from source with $CC.
 bench_programs() {
-    local dir prog cc missing
+    local dir prog cc cxx src missing
     for dir in "${1:-}" "$PWD/bench" "$BENCH_SRCDIR"; do
         [ -n "$dir" ] || continue
         missing=''
@@ -235,13 +244,24 @@ bench_programs() {
     BENCH_BINDIR="${TMPDIR:-/tmp}/hakmem-bench-$(id -u)"
     mkdir -p "$BENCH_BINDIR"
     cc=${CC:-cc}
+    cxx=${CXX:-c++}
     for prog in $BENCH_PROGRAMS; do
-        if [ ! -x "$BENCH_BINDIR/$prog" ] || [ "$BENCH_SRCDIR/$prog.c" -nt "$BENCH_BINDIR/$prog" ] ||
+        src=$(bench_program_source "$prog")
+        if [ ! -x "$BENCH_BINDIR/$prog" ] || [ "$src" -nt "$BENCH_BINDIR/$prog" ] ||
             [ "$BENCH_SRCDIR/bench_util.h" -nt "$BENCH_BINDIR/$prog" ]; then
             bench_note "building $prog into $BENCH_BINDIR (no build tree found)"
-            # shellcheck disable=SC2086  # CFLAGS is a list of flags
-            $cc ${BENCH_CFLAGS:--O2 -g} -std=gnu11 -pthread -o "$BENCH_BINDIR/$prog" \
-                "$BENCH_SRCDIR/$prog.c" -lm || bench_die "cannot build $prog"
+            case $src in
+            *.cc)
+                # shellcheck disable=SC2086  # CXXFLAGS is a list of flags
+                $cxx ${BENCH_CXXFLAGS:--O2 -g} -std=gnu++17 -fsized-deallocation -pthread \
+                    -o "$BENCH_BINDIR/$prog" "$src" || bench_die "cannot build $prog"
+                ;;
+            *)
+                # shellcheck disable=SC2086  # CFLAGS is a list of flags
+                $cc ${BENCH_CFLAGS:--O2 -g} -std=gnu11 -pthread -o "$BENCH_BINDIR/$prog" \
+                    "$src" -lm || bench_die "cannot build $prog"
+                ;;
+            esac
         fi
     done
 }

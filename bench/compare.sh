@@ -12,14 +12,18 @@
 # in the wake of the same other one (bench_shuffle in common.sh).
 # Each result is the median of the runs with min-max, peak RSS and page
 # faults (GNU time, or the programs' own getrusage line), and the speed
-# relative to mimalloc (>1 = faster than mimalloc).  A run that fails — a
-# fill pattern found damaged, a crash, a preload that did not load — is
-# reported as FAILED, never as a number, and makes the script exit 1.
+# relative to mimalloc (>1 = faster than mimalloc).  The peers found in
+# $BENCH_PEERS_DIR (shared/peers beside the source tree) join the table
+# (common.sh); without that folder they are skipped silently.  A run that
+# fails — a fill pattern found damaged, a crash, a preload that did not
+# load — is reported as FAILED, never as a number, and makes the script
+# exit 1.
 #
 # Writes a Markdown table to stdout and to OUT/<date>.md, the summary to
 # OUT/<date>.csv, every run to OUT/<date>-runs.csv and, when gnuplot is
 # installed, a chart to OUT/<date>.png (or .svg).  OUT defaults to
-# bench/results.  --quick takes about a minute; the full run about 10-15.
+# bench/results.  --quick takes a few minutes; the full run about 40 with
+# the four peers of shared/peers (see bench/README.md).
 set -euo pipefail
 
 BENCH_ME=compare.sh
@@ -27,7 +31,7 @@ BENCH_ME=compare.sh
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 usage() {
-    sed -n '2,23s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+    sed -n '2,27s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
     printf '\nallocators: %s\nbenchmarks: %s\n' "$(bench_alloc_names | tr '\n' ' ')" \
         "$(all_benchmarks | tr '\n' ' ')"
     exit "${1:-0}"
@@ -35,7 +39,8 @@ usage() {
 
 all_benchmarks() {
     bench_larson_profile_names | sed 's/^/larson-/'
-    printf '%s\n' random-mixed prodcons scen-JSON scen-MIR scen-VM scen-MIXED
+    printf '%s\n' larson-sized random-mixed prodcons handoff thread-churn mstress exchange \
+        scen-JSON scen-MIR scen-VM scen-MIXED
 }
 
 quick=''
@@ -82,25 +87,42 @@ fi
 if [ -n "$quick" ]; then
     runs=${runs:-2}
     larson_seconds=0.4
+    sized_seconds=0.4
     rm_steps=2000000
     pc_items=2000000
     passes=3
+    handoff_seconds=0.5
+    churn_rounds=500
+    mstress_ops=10000
+    exchange_loops=4000
 else
     runs=${runs:-5}
     larson_seconds=''   # the profile's own (3 s, classic 5 s)
+    sized_seconds=10
     rm_steps=20000000
     pc_items=20000000
     passes=10
+    # each about 3-10 s per run on a 2-core machine
+    handoff_seconds=5
+    churn_rounds=10000
+    mstress_ops=100000
+    exchange_loops=40000
 fi
 case $runs in '' | *[!0-9]* | 0) bench_die "--runs must be a positive integer" ;; esac
 case $threads in '' | *[!0-9]* | 0) bench_die "--threads must be a positive integer" ;; esac
 [ -n "$BENCH_HAKMEM_LIB" ] || BENCH_HAKMEM_LIB=$(bench_default_hakmem)
 outdir=${outdir:-$BENCH_SRCDIR/results}
 
-# bench_command NAME: sets PROG and ARGS for a benchmark, and UNIT (ops/s:
-# higher is better; ns: lower is better).
+# bench_command NAME: sets PROG and ARGS for a benchmark, and UNIT (ns and
+# s: lower is better; any other, a rate such as ops/s: higher is better).
 bench_command() {
     case $1 in
+    larson-sized)
+        # larson classic's sizes with 1000 blocks per thread, through
+        # ::operator new and the sized ::operator delete
+        PROG=larson_sized UNIT=ops/s
+        ARGS=("$sized_seconds" 8 1000 1000 100 4141 "$threads")
+        ;;
     larson-*)
         bench_larson_profile "${1#larson-}" || bench_die "unknown benchmark $1"
         PROG=larson UNIT=ops/s
@@ -114,6 +136,22 @@ bench_command() {
         PROG=prodcons UNIT=ops/s
         ARGS=(--items "$pc_items" --pairs 1 --ring 1024 --min 16 --max 1024 --seed 1)
         ;;
+    handoff)
+        PROG=handoff UNIT=blocks/s
+        ARGS=(--seconds "$handoff_seconds" --producers 2 --consumers 2 --size 64 --seed 1)
+        ;;
+    thread-churn)
+        PROG=thread_churn UNIT=rounds/s
+        ARGS=(--rounds "$churn_rounds" --threads 10 --slots 1000 --size 128 --seed 1)
+        ;;
+    mstress)
+        PROG=mstress UNIT=s
+        ARGS=(--threads 2 --rounds 25 --ops "$mstress_ops" --seed 1)
+        ;;
+    exchange)
+        PROG=exchange UNIT=ops/s
+        ARGS=(--threads 2 --loops "$exchange_loops" --slots 4096 --ops 256 --cross 8 --min 8 --max 16384 --seed 1)
+        ;;
     scen-JSON | scen-MIR | scen-VM | scen-MIXED)
         PROG=scenarios UNIT=ns
         ARGS=(--passes "$passes" "${1#scen-}")
@@ -125,9 +163,13 @@ bench_command() {
 # bench_metric NAME FILE: the number a run is judged by.
 bench_metric() {
     case $1 in
-    larson-*) sed -n 's/^larson: \([0-9.]*\) ops\/s.*/\1/p' "$2" ;;
+    larson-*) sed -n 's/^larson[a-z-]*: \([0-9.]*\) ops\/s.*/\1/p' "$2" ;;
     random-mixed) sed -n 's/^random_mixed: \([0-9.]*\) ops\/s.*/\1/p' "$2" ;;
     prodcons) sed -n 's/^prodcons: \([0-9.]*\) ops\/s.*/\1/p' "$2" ;;
+    handoff) sed -n 's/^handoff: \([0-9.]*\) blocks\/s.*/\1/p' "$2" ;;
+    thread-churn) sed -n 's/^thread_churn: \([0-9.]*\) rounds\/s.*/\1/p' "$2" ;;
+    mstress) sed -n 's/^mstress: \([0-9.]*\) s .*/\1/p' "$2" ;;
+    exchange) sed -n 's/^exchange: \([0-9.]*\) ops\/s.*/\1/p' "$2" ;;
     scen-*) sed -n "s/^scenario=${1#scen-} phase=steady .* median_ns=\([0-9]*\) .*/\1/p" "$2" ;;
     esac
 }
@@ -145,7 +187,7 @@ bench_select_allocators "$allocs"
 
 bench_programs "$bindir"
 for p in $BENCH_PROGRAMS; do
-    for src in "$BENCH_SRCDIR/$p.c" "$BENCH_SRCDIR/bench_util.h"; do
+    for src in "$(bench_program_source "$p")" "$BENCH_SRCDIR/bench_util.h"; do
         if [ "$src" -nt "$BENCH_BINDIR/$p" ]; then
             bench_note "warning: $BENCH_BINDIR/$p is older than $src (run make)"
         fi
@@ -198,11 +240,11 @@ for b in "${bench_list[@]}"; do
             fi
             printf '%s,%s,%d,%s,%s,%s,%s,%s,ok\n' "$b" "$a" "$k" "$UNIT" "$v" \
                 "$RUN_MAXRSS" "$RUN_MINFLT" "$RUN_MAJFLT" >>"$runs_csv"
-            if [ "$UNIT" = ns ]; then
-                echo "$v ns (steady median)" >&2
-            else
-                awk -v v="$v" 'BEGIN { printf "%.2f Mops/s\n", v / 1e6 }' >&2
-            fi
+            case $UNIT in
+            ns) echo "$v ns (steady median)" >&2 ;;
+            s) echo "$v s" >&2 ;;
+            *) awk -v v="$v" -v u="$UNIT" 'BEGIN { printf "%.2f M%s\n", v / 1e6, u }' >&2 ;;
+            esac
         done
     done
 done
@@ -261,7 +303,7 @@ END {
         base = parts[1] SUBSEP baseline
         ratio = ""
         if (!(key in fail) && (base in med) && !(base in fail) && med[base] > 0 && med[key] > 0)
-            ratio = sprintf("%.3f", unit[key] == "ns" ? med[base] / med[key] : med[key] / med[base])
+            ratio = sprintf("%.3f", unit[key] == "ns" || unit[key] == "s" ? med[base] / med[key] : med[key] / med[base])
         if (key in fail) {
             printf "%s,%s,%s,%d,,,,,,,,%s\n", parts[1], parts[2], unit[key], cnt[key], fail[key]
         } else {
@@ -296,16 +338,20 @@ report_md() {
     machine_info
     echo
     echo 'Median of the runs (min-max). ops/s: higher is better, 1 op = one free + malloc'
-    echo '(prodcons: one block passed between threads); scen-*: steady-state latency of one'
-    echo 'allocate-touch-verify-free iteration, lower is better. "vs mimalloc" is the speed'
-    echo 'relative to mimalloc (>1 = faster). RSS and faults: medians over the runs of the'
-    echo 'whole process.'
+    echo '(prodcons: one block passed between threads; exchange: one block allocated and'
+    echo 'freed, 1 in 8 by the other thread); handoff: blocks allocated by producer threads'
+    echo 'and freed by consumers, per second; thread-churn: rounds of 10 short-lived threads'
+    echo 'per second; mstress: total seconds, lower is better; scen-*: steady-state latency'
+    echo 'of one allocate-touch-verify-free iteration, lower is better. "vs mimalloc" is the'
+    echo 'speed relative to mimalloc (>1 = faster). RSS and faults: medians over the runs of'
+    echo 'the whole process.'
     echo
     echo '| benchmark | allocator | median | min-max | vs mimalloc | peak RSS | minor faults | major faults |'
     echo '|---|---|---:|---:|---:|---:|---:|---:|'
     awk -F, '
     function fmt(v, u) {
         if (v == "") return ""
+        if (u == "s") return sprintf(v < 10 ? "%.3f s" : "%.2f s", v)
         if (u == "ns") {
             if (v < 10000) return sprintf("%d ns", v)
             if (v < 1000000) return sprintf("%.1f us", v / 1000)
@@ -316,7 +362,7 @@ report_md() {
     }
     NR == 1 { next }
     {
-        label = $1 == prev ? "" : $1 " (" ($3 == "ns" ? "ns" : "ops/s") ")"
+        label = $1 == prev ? "" : $1 " (" $3 ")"
         prev = $1
         if ($12 != "ok") {
             why = $12
@@ -348,7 +394,7 @@ report_md() {
     $12 == "ok" && $5 + 0 > 0 && $8 + 0 > 0 {
         b = $1; a = $2
         if (!(a in seen)) { seen[a] = 1; order[++na] = a }
-        speed[b, a] = $3 == "ns" ? 1 / $5 : $5 + 0; rss[b, a] = $8 + 0
+        speed[b, a] = $3 == "ns" || $3 == "s" ? 1 / $5 : $5 + 0; rss[b, a] = $8 + 0
         if (!(b in best) || speed[b, a] > best[b]) best[b] = speed[b, a]
         if (!(b in small) || rss[b, a] < small[b]) small[b] = rss[b, a]
         bench[b] = 1

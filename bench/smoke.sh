@@ -16,7 +16,7 @@ address|thread)
 esac
 
 bindir=${BENCH_BINDIR:-bench}
-for prog in larson scenarios random_mixed prodcons; do
+for prog in larson scenarios random_mixed prodcons handoff thread_churn mstress exchange larson_sized; do
     if [ ! -x "$bindir/$prog" ]; then
         echo "smoke.sh: $bindir/$prog not built" >&2
         exit 99
@@ -41,6 +41,14 @@ random_mixed|--slots 64 --min 1 --max 70000 --steps 2000|ops/s
 prodcons|--items 20000 --ring 16|ops/s
 prodcons|--items 20000 --pairs 2 --min 1 --max 5000|ops/s
 scenarios|--passes 2 --scale 0.02|scenario=MIXED phase=steady
+handoff|--seconds 0.05 --batch 16 --cap 20000|blocks/s
+handoff|--seconds 0.05 --producers 1 --consumers 3 --size 1 --batch 1|blocks/s
+thread_churn|--rounds 20 --threads 4 --slots 16|rounds/s
+mstress|--rounds 3 --ops 2000|mstress: .* s (
+exchange|--loops 50 --slots 256 --ops 64|ops/s
+exchange|--threads 3 --loops 20 --ops 32 --cross 2 --min 1 --max 70000|ops/s
+larson_sized|0.1 8 1000 200 5 1 2|ops/s
+larson_sized|--seconds 0.05 --min 1 --max 5000 --chunks 50 --rounds 2 --threads 3|ops/s
 '
 
 out=$(mktemp)
