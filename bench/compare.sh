@@ -104,8 +104,8 @@ else
     passes=10
     # each about 3-10 s per run on a 2-core machine
     handoff_seconds=5
-    churn_rounds=10000
-    mstress_ops=100000
+    churn_rounds=8000
+    mstress_ops=150000
     exchange_loops=40000
 fi
 case $runs in '' | *[!0-9]* | 0) bench_die "--runs must be a positive integer" ;; esac

@@ -162,7 +162,7 @@ static void usage(int status)
 {
     fprintf(status ? stderr : stdout,
             "usage: " PROG " [--threads T] [--rounds N] [--ops N] [--local N] [--shared N] [--seed N]\n"
-            "  defaults: --threads 2 --rounds 25 --ops 100000 --local 256 --shared 4096 --seed 1\n"
+            "  defaults: --threads 2 --rounds 25 --ops 150000 --local 256 --shared 4096 --seed 1\n"
             "  Each round starts T threads doing --ops random operations each (allocate,\n"
             "  free, trade through the shared array) on 8 B-4 MiB blocks; half of the\n"
             "  blocks survive each round. Reports the total time of the rounds.\n");
@@ -173,7 +173,7 @@ int main(int argc, char **argv)
 {
     unsigned threads = 2;
     uint64_t rounds = 25;
-    ops_per_thread = 100000;
+    ops_per_thread = 150000;
     nlocal = 256;
     nshared = 4096;
     seed = 1;
