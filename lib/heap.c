@@ -23,7 +23,11 @@ static pthread_key_t heap_key;
 
 static void heap_setup(hak_heap_t *h, int kind)
 {
-    memset(h, 0, sizeof *h);
+    /* not notify: a thread freeing into a span of this heap's last life
+     * may be about to find it closed (or, reopened, empty: then the new
+     * owner passes over the span, which is no longer its) */
+    memset(h, 0, offsetof(hak_heap_t, notify));
+    atomic_store_explicit(&h->notify, NULL, memory_order_release);
     h->kind = kind;
     for (unsigned c = 0; c < HAK_NCLASS; c++)
         h->sll[c].cap = h->sll[c].room = hak_classes[c].cap;
@@ -50,6 +54,7 @@ static void heap_unlink(hak_heap_t *h)
 
 static void heap_teardown(hak_heap_t *h)
 {
+    hak_tiny_close_notify(h);
     hak_tiny_flush(h);
     hak_tiny_orphan_all(h);
 }
@@ -305,6 +310,11 @@ void hak_heap_fork_child(void)
             atomic_fetch_sub_explicit(&hak_stats.heaps, 1, memory_order_relaxed);
             continue;
         }
+        /* Its held cross-thread frees may be caught mid-update (they are
+         * changed without `busy`): pushing them could push a run twice.
+         * Their blocks stay out, in this process only. */
+        memset(h->runs, 0, sizeof h->runs);
+        h->runs_held = 0;
         heap_teardown(h);
         heap_retire(h);
     }

@@ -75,8 +75,9 @@ struct hak_span_s {
     uint32_t  bsize;
     uint8_t   cls;
     _Atomic uint8_t state;            /* HAK_SPAN_*; read under the orphan lock by other threads */
-    uint8_t   list;                   /* HAK_LIST_* */
+    _Atomic uint8_t list;             /* HAK_LIST_*; read by freeing threads (tiny.c) */
     uint8_t   nslabs;
+    _Atomic uint8_t notified;         /* on its owner's notify stack: not to be released (tiny.c) */
     _Atomic(uintptr_t) remote;        /* cross-thread frees: stack top and count (span.c) */
     void     *free;                   /* local free list (mangled links) */
     uint32_t  used;                   /* blocks out: with the user or in a tls_sll */
@@ -85,6 +86,7 @@ struct hak_span_s {
     uint32_t  first_slab;             /* index within its SuperSlab */
     hak_span_t *next, *prev;          /* circular list: heap avail/full, orphans */
     struct hak_ss_s *ss;              /* NULL for a standalone mapping */
+    hak_span_t *notify_next;          /* link of the notify stack, while notified */
 };
 
 /* What the registry points at for slab-backed memory: which span covers each
@@ -179,6 +181,21 @@ typedef struct {
 } hak_counters_t;
 #endif
 
+/* Cross-thread frees that a thread holds back, a run of blocks of one span
+ * per slot, to push each run with one CAS instead of one per block
+ * (tiny.c): fewer atomics on lines the owner and other freeing threads
+ * write too.  What a thread holds is bounded (HAK_REMOTE_RUNS runs of at
+ * most HAK_REMOTE_RUN_BYTES) and goes out at its next refill, trim or
+ * exit, so an owner never waits long for its blocks. */
+#define HAK_REMOTE_RUNS      8
+#define HAK_REMOTE_RUN_BYTES (8 * 1024)
+#define HAK_REMOTE_RUN_MAX   64
+typedef struct hak_remote_run_s {
+    hak_span_t *span;                 /* NULL: slot empty */
+    void       *first, *last;         /* linked first -> ... -> last, tagged */
+    uint32_t    n, max;
+} hak_remote_run_t;
+
 /* A thread's heap: the tls_sll front end and the spans the thread owns. */
 struct hak_heap_s {
     hak_sll_t   sll[HAK_NCLASS];
@@ -191,10 +208,21 @@ struct hak_heap_s {
     uint32_t    seen_ticks;           /* slow_ticks at a thief's last look (under heaps_lock) */
     uint64_t    seen_ms;              /* when a thief saw slow_ticks change (hak_now_ms; 0: never) */
     hak_class_counts_t cls_counts[HAK_NCLASS];
+    uint32_t    runs_held;            /* slots of runs[] in use */
+    hak_remote_run_t runs[HAK_REMOTE_RUNS];
 #if HAKMEM_DEBUG_COUNTERS
     hak_counters_t counters;          /* written by the owner thread only */
 #endif
+    /* Full spans of this heap into which other threads have freed: its
+     * refills would find them only by scanning (scan_full), so the first
+     * free into a full span since the span was last drained pushes the
+     * span here (a Treiber stack through notify_next), and the owner
+     * takes the stack whole before it maps new memory (tiny.c).
+     * HAK_NOTIFY_CLOSED once the heap is torn down.  Last, and kept by
+     * heap_setup: a freeing thread may still be looking at it. */
+    _Atomic(hak_span_t *) notify;
 };
+#define HAK_NOTIFY_CLOSED ((hak_span_t *)1)
 enum { HAK_HEAP_THREAD = 0, HAK_HEAP_SHARED, HAK_HEAP_SENTINEL };
 
 typedef struct hak_class_s {
@@ -307,6 +335,8 @@ bool     hak_span_exhausted(const hak_span_t *s);
 void *hak_tiny_refill_pop(hak_heap_t *h, unsigned cls);
 void  hak_tiny_free_slow(void *p, hak_span_t *s, hak_heap_t *h);   /* s: the registry's span of p */
 void  hak_tiny_flush(hak_heap_t *h);
+void  hak_tiny_push_runs(hak_heap_t *h);              /* the held cross-thread frees */
+void  hak_tiny_close_notify(hak_heap_t *h);           /* teardown: take the stack, refuse more */
 void  hak_tiny_orphan_all(hak_heap_t *h);
 size_t hak_tiny_usable(void *p);                      /* 0: not a slab block */
 unsigned hak_tiny_reclaim_orphans(void);              /* fully freed orphans released */

@@ -28,7 +28,7 @@ void hak_span_init(hak_span_t *s, unsigned cls, uintptr_t start, unsigned nslabs
     s->cls = (uint8_t)cls;
     s->nslabs = (uint8_t)nslabs;
     s->state = HAK_SPAN_FREE;
-    s->list = HAK_LIST_NONE;
+    atomic_store_explicit(&s->list, HAK_LIST_NONE, memory_order_relaxed);
     s->free = NULL;
     s->used = 0;
     s->carved = 0;

@@ -239,10 +239,10 @@ hak_span_t *hak_span_acquire(unsigned cls)
 
 void hak_span_release(hak_span_t *s)
 {
-    hak_assert(s->used == 0);
+    hak_assert(s->used == 0 && atomic_load_explicit(&s->notified, memory_order_relaxed) == 0);
     atomic_store_explicit(&s->owner, NULL, memory_order_relaxed);
     s->state = HAK_SPAN_FREE;
-    s->list = HAK_LIST_NONE;
+    atomic_store_explicit(&s->list, HAK_LIST_NONE, memory_order_relaxed);
     pthread_mutex_lock(&ss_lock);
     if (s->ss != NULL)
         ss_release(s);

@@ -5,9 +5,18 @@
  * (sizeclass.c).
  *
  * Refill stages, in order: the heap's spans with free blocks (local list,
- * drained remote queue, uncarved tail) -> full spans that received remote
- * frees -> an orphaned span of the class -> spans with remote frees of an
- * idle thread's heap (hak_heap_steal) -> a new span (superslab.c).
+ * drained remote queue, uncarved tail) -> full spans that other threads
+ * freed into since the last refill (the heap's notify stack) -> full spans
+ * with remote frees found by a bounded scan -> an orphaned span of the
+ * class -> spans with remote frees of an idle thread's heap
+ * (hak_heap_steal) -> a new span (superslab.c).
+ *
+ * A cross-thread free is held by the freeing thread in a run of its
+ * span's blocks (hak_remote_run_t) and pushed a run at a time; the first
+ * free into a full span notifies its owner.  So a consumer of another
+ * thread's blocks costs one CAS per run, and the producer finds what came
+ * back before it maps more: memory outstanding stays near what the
+ * program holds.
  * Orphans are adopted before new memory is mapped, so that threads that
  * come and go (Larson) reuse what their predecessors left behind; orphans
  * whose blocks have all been freed go back to their SuperSlab at decay. */
@@ -66,7 +75,7 @@ static void list_push(hak_span_t **head, hak_span_t *s, uint8_t which)
         h->prev->next = s;
         h->prev = s;
     }
-    s->list = which;
+    atomic_store_explicit(&s->list, which, memory_order_relaxed);
 }
 
 static void list_remove(hak_span_t **head, hak_span_t *s)
@@ -80,12 +89,19 @@ static void list_remove(hak_span_t **head, hak_span_t *s)
             *head = s->next;
     }
     s->next = s->prev = NULL;
-    s->list = HAK_LIST_NONE;
+    atomic_store_explicit(&s->list, HAK_LIST_NONE, memory_order_relaxed);
 }
 
 static hak_span_t **heap_list(hak_heap_t *h, hak_span_t *s)
 {
     return s->list == HAK_LIST_AVAIL ? &h->avail[s->cls] : &h->full[s->cls];
+}
+
+/* An empty span may go back to its SuperSlab unless it is on a notify
+ * stack, whose owner will read it (see remote_push_run). */
+static inline bool span_releasable(const hak_span_t *s)
+{
+    return s->used == 0 && atomic_load_explicit(&s->notified, memory_order_acquire) == 0;
 }
 
 /* After blocks came back to an owned span: it may have left the full list,
@@ -98,7 +114,7 @@ static void span_settle(hak_heap_t *h, hak_span_t *s)
         list_remove(&h->full[c], s);
         list_push(&h->avail[c], s, HAK_LIST_AVAIL);
     }
-    if (s->used == 0 && !(s->list == HAK_LIST_AVAIL && s->next == s)) {
+    if (span_releasable(s) && !(s->list == HAK_LIST_AVAIL && s->next == s)) {
         list_remove(heap_list(h, s), s);
         hak_span_release(s);
     }
@@ -110,7 +126,7 @@ static void span_own(hak_heap_t *h, hak_span_t *s)
     atomic_store_explicit(&s->owner, h, memory_order_relaxed);
     s->state = HAK_SPAN_OWNED;
     hak_span_drain_remote(s);
-    if (s->used == 0 && s->carved > 0 && h->avail[s->cls] != NULL) {
+    if (span_releasable(s) && s->carved > 0 && h->avail[s->cls] != NULL) {
         hak_span_release(s);
         return;
     }
@@ -148,8 +164,54 @@ static bool scan_full(hak_heap_t *h, unsigned c)
     return false;
 }
 
+/* The spans of the notify stack (see hak_heap_t.notify): each one still
+ * ours and full is drained and goes back to the avail list.  A span's
+ * `notified` is cleared only after its link has been read, and one that
+ * is not ours any more is not touched after that: its new owner may
+ * release it. */
+static bool collect_notified(hak_heap_t *h, hak_span_t *s)
+{
+    bool any = false;
+    while (s != NULL) {
+        hak_span_t *next = s->notify_next;
+        bool ours = atomic_load_explicit(&s->owner, memory_order_relaxed) == h;
+        atomic_store_explicit(&s->notified, 0, memory_order_release);
+        if (ours) {
+            if (s->list == HAK_LIST_FULL && hak_span_drain_remote(s) > 0) {
+                HAK_COUNT(refill_full_scan);
+                any = true;
+            }
+            span_settle(h, s);
+        }
+        s = next;
+    }
+    return any;
+}
+
+/* Only the owner closes its stack, so a load tells whether there is
+ * anything to take. */
+static bool collect_notify(hak_heap_t *h)
+{
+    hak_span_t *top = atomic_load_explicit(&h->notify, memory_order_relaxed);
+    if (top == NULL || top == HAK_NOTIFY_CLOSED)
+        return false;
+    return collect_notified(h, atomic_exchange_explicit(&h->notify, NULL, memory_order_acquire));
+}
+
+/* Teardown: the notified spans are settled before they are orphaned, and
+ * frees that still find this heap as their span's owner notify nobody. */
+void hak_tiny_close_notify(hak_heap_t *h)
+{
+    heap_enter(h);
+    hak_span_t *top = atomic_exchange_explicit(&h->notify, HAK_NOTIFY_CLOSED, memory_order_acq_rel);
+    if (top != NULL && top != HAK_NOTIFY_CLOSED)
+        collect_notified(h, top);
+    heap_leave(h);
+}
+
 static void *refill_pop(hak_heap_t *h, unsigned c)
 {
+    bool collected = false;
     hak_sll_t *l = &h->sll[c];
     unsigned want = hak_classes[c].batch;
     for (;;) {
@@ -166,6 +228,11 @@ static void *refill_pop(hak_heap_t *h, unsigned c)
         }
         if (hak_sll_count(l) > 0)
             return hak_sll_pop(l);
+        if (!collected) {
+            collected = true;
+            if (collect_notify(h))
+                continue;
+        }
         if (scan_full(h, c))
             continue;
         /* Only thread heaps adopt.  The shared heap serves threads that are
@@ -221,6 +288,8 @@ unsigned hak_tiny_give_spans(hak_heap_t *v, hak_heap_t *to, unsigned c, hak_span
 
 void *hak_tiny_refill_pop(hak_heap_t *h, unsigned c)
 {
+    if (h->runs_held > 0)
+        hak_tiny_push_runs(h);
     heap_enter(h);
     void *p = refill_pop(h, c);
     heap_leave(h);
@@ -290,6 +359,89 @@ static __attribute__((noinline)) void free_to_own_cache(hak_heap_t *h, hak_span_
     heap_leave(h);
 }
 
+/* A run of blocks freed into span s by a thread that does not own it goes
+ * on the span's remote queue, one CAS per run.  A span on its owner's full
+ * list is not looked at by the owner's refills (but by scan_full, now and
+ * then): the first such free since the span's last notification puts the
+ * span on the owner's notify stack.  `notified` is set before the blocks
+ * go out, so the span cannot be released (the blocks count as used until
+ * then, and a notified span is not released) before the push onto the
+ * stack, which may touch it. */
+static void remote_push_run(hak_span_t *s, void *first, void *last, unsigned k)
+{
+    hak_heap_t *o = NULL;
+    if (atomic_load_explicit(&s->list, memory_order_relaxed) == HAK_LIST_FULL &&
+        atomic_load_explicit(&s->notified, memory_order_relaxed) == 0 &&
+        (o = atomic_load_explicit(&s->owner, memory_order_relaxed)) != NULL &&
+        atomic_exchange_explicit(&s->notified, 1, memory_order_acquire) != 0)
+        o = NULL;
+    hak_span_remote_push_run(s, first, last, k);
+    if (o == NULL)
+        return;
+    hak_span_t *old = atomic_load_explicit(&o->notify, memory_order_relaxed);
+    do {
+        if (old == HAK_NOTIFY_CLOSED) {
+            atomic_store_explicit(&s->notified, 0, memory_order_release);
+            return;
+        }
+        s->notify_next = old;
+    } while (!atomic_compare_exchange_weak_explicit(&o->notify, &old, s, memory_order_release,
+                                                    memory_order_relaxed));
+}
+
+static void run_push(hak_heap_t *h, hak_remote_run_t *r)
+{
+    /* the run's first free has held a null link since: anything else was
+     * written after the free */
+    if (unlikely(hak_link_decode(r->last) != 0))
+        hak_fatal("free(): corrupted free list (a freed block was written to)", r->last);
+    remote_push_run(r->span, r->first, r->last, r->n);
+    r->span = NULL;
+    h->runs_held--;
+}
+
+void hak_tiny_push_runs(hak_heap_t *h)
+{
+    for (unsigned i = 0; i < HAK_REMOTE_RUNS && h->runs_held > 0; i++)
+        if (h->runs[i].span != NULL)
+            run_push(h, &h->runs[i]);
+}
+
+/* A cross-thread free joins the run of its span in the slot the span
+ * hashes to; a run of another span there, or a full run, goes out first.
+ * The block is tagged at once, so a second free of it is caught while it
+ * waits here too.  Pushed at once: blocks too big to batch, blocks of
+ * orphans (whose memory should go back as soon as the last one is freed,
+ * at the next decay), and frees of threads without a heap of their own
+ * (which may never come back to push). */
+static inline void remote_hold(hak_heap_t *h, hak_span_t *s, void *p)
+{
+    ((void **)p)[1] = (void *)hak_free_tag;
+    if (unlikely(h->kind != HAK_HEAP_THREAD || s->bsize > HAK_REMOTE_RUN_BYTES / 2 ||
+                 atomic_load_explicit(&s->owner, memory_order_relaxed) == NULL)) {
+        remote_push_run(s, p, p, 1);
+        return;
+    }
+    hak_remote_run_t *r = &h->runs[((uintptr_t)s * 0x9e3779b97f4a7c15ull) >> (64 - 3)];
+    _Static_assert(HAK_REMOTE_RUNS == 8, "the hash above takes 3 bits");
+    if (r->span == s) {
+        *(void **)p = hak_link_encode(p, r->first);
+        r->first = p;
+        if (++r->n >= r->max)
+            run_push(h, r);
+        return;
+    }
+    if (r->span != NULL)
+        run_push(h, r);
+    *(void **)p = hak_link_encode(p, NULL);
+    r->span = s;
+    r->first = r->last = p;
+    r->n = 1;
+    r->max = HAK_REMOTE_RUN_BYTES / s->bsize < HAK_REMOTE_RUN_MAX ? HAK_REMOTE_RUN_BYTES / s->bsize
+                                                                   : HAK_REMOTE_RUN_MAX;
+    h->runs_held++;
+}
+
 /* A free into an orphan (a span of an exited thread) goes on its remote
  * queue like any other cross-thread free.  The freeing thread does not
  * adopt it: an owner that does not allocate the span's class would never
@@ -318,16 +470,25 @@ void hak_tiny_free_slow(void *p, hak_span_t *s, hak_heap_t *h)
         free_to_own_cache(h, s, p);
         return;
     }
+    /* A thread that only frees (a consumer of others' blocks) gets a heap
+     * too: its counts then stay in its own lines, and its frees go out a
+     * run at a time, instead of two contended atomic adds and a CAS per
+     * block. */
+    if (unlikely(h == &hak_heap_empty)) {
+        hak_heap_t *mine = hak_heap_init_thread();
+        if (mine != NULL)
+            h = mine;
+    }
     HAK_COUNT(free_ss_remote);
-    /* h is the calling thread's heap; a thread without one (not yet, or
-     * no more: heap_dead) counts in the global totals. */
+    /* h is the calling thread's heap; a thread without one (it could not
+     * get one, or no more: heap_dead) counts in the global totals. */
     if (likely(h->kind == HAK_HEAP_THREAD))
         HAK_COUNT_OWN(h->cls_counts[s->cls].remote, 1);
     else {
         atomic_fetch_add_explicit(&hak_class_stats[s->cls].frees, 1, memory_order_relaxed);
         atomic_fetch_add_explicit(&hak_class_stats[s->cls].remote, 1, memory_order_relaxed);
     }
-    hak_span_remote_push(s, p);
+    remote_hold(h, s, p);
 }
 
 size_t hak_tiny_usable(void *p)
@@ -343,6 +504,7 @@ size_t hak_tiny_usable(void *p)
  * rest become orphans for other threads to adopt. */
 void hak_tiny_flush(hak_heap_t *h)
 {
+    hak_tiny_push_runs(h);
     heap_enter(h);
     for (unsigned c = 0; c < HAK_NCLASS; c++)
         spill(h, c, UINT32_MAX);
@@ -357,6 +519,7 @@ void hak_tiny_trim(hak_heap_t *h)
 {
     if (h->kind != HAK_HEAP_THREAD)
         return;
+    hak_tiny_push_runs(h);
     heap_enter(h);
     for (unsigned c = 0; c < HAK_NCLASS; c++) {
         spill(h, c, UINT32_MAX);
@@ -371,7 +534,7 @@ void hak_tiny_trim(hak_heap_t *h)
             list_remove(&all, s);
             if (atomic_load_explicit(&s->remote, memory_order_relaxed) != 0)
                 hak_span_drain_remote(s);
-            if (s->used == 0)
+            if (span_releasable(s))
                 hak_span_release(s);
             else if (hak_span_exhausted(s))
                 list_push(&h->full[c], s, HAK_LIST_FULL);
@@ -392,7 +555,7 @@ void hak_tiny_orphan_all(hak_heap_t *h)
             while ((s = *lists[k]) != NULL) {
                 list_remove(lists[k], s);
                 hak_span_drain_remote(s);
-                if (s->used == 0) {
+                if (span_releasable(s)) {
                     hak_span_release(s);
                     continue;
                 }
@@ -421,7 +584,7 @@ unsigned hak_tiny_reclaim_orphans(void)
             hak_span_t *next = s->next == orphans[c] ? NULL : s->next;
             if (atomic_load_explicit(&s->remote, memory_order_relaxed) != 0)
                 hak_span_drain_remote(s);
-            if (s->used == 0) {
+            if (span_releasable(s)) {
                 list_remove(&orphans[c], s);
                 s->state = HAK_SPAN_OWNED;           /* nobody's, on its way out */
                 hak_span_release(s);

@@ -175,6 +175,7 @@ START_TEST(test_empty_cache_takes_a_remote_queue_whole)
     ck_assert_uint_le(whole.n, 2 * cap);
     for (unsigned i = 0; i < whole.n; i++)
         hak_free(whole.blocks[i]);
+    hak_tiny_push_runs(hak_tls_heap);        /* what this thread still holds */
     uintptr_t w = atomic_load(&whole.span->remote);
     ck_assert_uint_eq(hak_remote_count(w), whole.n);
     ck_assert_ptr_eq(hak_remote_top(w), whole.blocks[whole.n - 1]);
@@ -183,6 +184,187 @@ START_TEST(test_empty_cache_takes_a_remote_queue_whole)
     pthread_barrier_destroy(&whole.turn);
     ck_assert_uint_eq(whole.cached_after_malloc, whole.n - 1);
     ck_assert_uint_le(whole.cached_after_free, cap);
+}
+END_TEST
+
+/* A thread freeing another thread's blocks holds them, a run per span, and
+ * pushes each run with one CAS: at a full run, at its next refill, at
+ * exit. */
+static struct {
+    pthread_barrier_t turn;
+    void *blocks[8];
+    unsigned held;
+} runs;
+
+static void *free_and_wait(void *arg)
+{
+    (void)arg;
+    for (unsigned i = 0; i < 8; i++)
+        hak_free(runs.blocks[i]);
+    runs.held = hak_tls_heap->runs_held;
+    pthread_barrier_wait(&runs.turn);         /* the main thread looks */
+    pthread_barrier_wait(&runs.turn);
+    return NULL;                              /* exit pushes the run */
+}
+
+START_TEST(test_cross_thread_frees_go_out_a_run_at_a_time)
+{
+    unit_init();
+    for (unsigned i = 0; i < 8; i++)
+        runs.blocks[i] = hak_malloc(48);
+    hak_span_t *s = hak_span_of((uintptr_t)runs.blocks[0]);
+    for (unsigned i = 1; i < 8; i++)
+        ck_assert_ptr_eq(hak_span_of((uintptr_t)runs.blocks[i]), s);
+    pthread_barrier_init(&runs.turn, NULL, 2);
+    pthread_t t;
+    pthread_create(&t, NULL, free_and_wait, NULL);
+    pthread_barrier_wait(&runs.turn);
+    ck_assert_uint_eq(runs.held, 1);
+    ck_assert_uint_eq(atomic_load(&s->remote), 0);
+    unsigned used = s->used;
+    pthread_barrier_wait(&runs.turn);
+    pthread_join(t, NULL);
+    pthread_barrier_destroy(&runs.turn);
+    uintptr_t w = atomic_load(&s->remote);
+    ck_assert_uint_eq(hak_remote_count(w), 8);
+    ck_assert_ptr_eq(hak_remote_top(w), runs.blocks[7]);
+    ck_assert_uint_eq(hak_span_drain_remote(s), 8);
+    ck_assert_uint_eq(s->used, used - 8);
+}
+END_TEST
+
+/* The first free into a span on its owner's full list puts the span on
+ * the owner's notify stack; the owner's next refill takes the stack and
+ * allocates from the span again. */
+static void *whole_owner_notified(void *arg)
+{
+    (void)arg;
+    unsigned c = hak_size_class(WHOLE_SIZE);
+    whole.blocks[0] = hak_malloc(WHOLE_SIZE);
+    whole.span = hak_span_of((uintptr_t)whole.blocks[0]);
+    whole.n = 1;
+    whole.one_span = true;
+    while (!hak_span_exhausted(whole.span) || hak_sll_count(&hak_tls_heap->sll[c]) > 0) {
+        whole.blocks[whole.n] = hak_malloc(WHOLE_SIZE);
+        whole.one_span &= hak_span_of((uintptr_t)whole.blocks[whole.n++]) == whole.span;
+    }
+    pthread_barrier_wait(&whole.turn);        /* the main thread frees one */
+    pthread_barrier_wait(&whole.turn);
+    whole.cached_after_malloc = hak_span_of((uintptr_t)hak_malloc(WHOLE_SIZE)) == whole.span;
+    whole.cached_after_free = atomic_load(&whole.span->notified);
+    return NULL;
+}
+
+START_TEST(test_a_free_into_a_full_span_notifies_its_owner)
+{
+    unit_init();
+    pthread_barrier_init(&whole.turn, NULL, 2);
+    pthread_t t;
+    pthread_create(&t, NULL, whole_owner_notified, NULL);
+    pthread_barrier_wait(&whole.turn);
+    ck_assert(whole.one_span);
+    hak_span_t *s = whole.span;
+    ck_assert_uint_eq(s->list, HAK_LIST_FULL);
+    hak_heap_t *owner = atomic_load(&s->owner);
+    hak_free(whole.blocks[0]);
+    hak_tiny_push_runs(hak_tls_heap);
+    ck_assert_uint_eq(atomic_load(&s->notified), 1);
+    ck_assert_ptr_eq(atomic_load(&owner->notify), s);
+    ck_assert_uint_eq(hak_remote_count(atomic_load(&s->remote)), 1);
+    pthread_barrier_wait(&whole.turn);
+    pthread_join(t, NULL);
+    pthread_barrier_destroy(&whole.turn);
+    ck_assert_uint_eq(whole.cached_after_malloc, 1);   /* its next block came from s */
+    ck_assert_uint_eq(whole.cached_after_free, 0);
+}
+END_TEST
+
+/* A producer that keeps a large live set and hands its newest blocks to
+ * another thread to free: what comes back to its full spans serves its
+ * next allocations before anything new is carved, so the blocks out of
+ * their spans (with the user, in caches or on remote queues) stay near
+ * the live set plus one round (the shape of xmalloc-test).  Without the
+ * notify stack the owner found those spans only by scanning its full
+ * list, eight spans per refill, the old full spans of the live set first. */
+#define PC_LIVE   (300 * 1024)
+#define PC_ROUND  2048
+#define PC_ROUNDS 20
+static struct {
+    pthread_barrier_t turn;
+    void **live, **round;
+    uint64_t out_base, out_most;
+} pc;
+
+static void *producer_with_live_set(void *arg)
+{
+    (void)arg;
+    unsigned c = hak_size_class(64);
+    for (unsigned i = 0; i < PC_LIVE; i++)
+        pc.live[i] = hak_malloc(64);
+    pc.out_base = atomic_load(&hak_class_stats[c].out);
+    pc.out_most = 0;
+    for (unsigned r = 0; r < PC_ROUNDS; r++) {
+        for (unsigned i = 0; i < PC_ROUND; i++)
+            pc.round[i] = hak_malloc(64);
+        uint64_t out = atomic_load(&hak_class_stats[c].out) - pc.out_base;
+        if (out > pc.out_most)
+            pc.out_most = out;
+        pthread_barrier_wait(&pc.turn);       /* the other thread frees them */
+        pthread_barrier_wait(&pc.turn);
+    }
+    for (unsigned i = 0; i < PC_LIVE; i++)
+        hak_free(pc.live[i]);
+    return NULL;
+}
+
+START_TEST(test_producer_reuses_remotely_freed_blocks_before_carving_more)
+{
+    unit_init();
+    pc.live = malloc(PC_LIVE * sizeof *pc.live);
+    pc.round = malloc(PC_ROUND * sizeof *pc.round);
+    pthread_barrier_init(&pc.turn, NULL, 2);
+    pthread_t t;
+    pthread_create(&t, NULL, producer_with_live_set, NULL);
+    for (unsigned r = 0; r < PC_ROUNDS; r++) {
+        pthread_barrier_wait(&pc.turn);
+        for (unsigned i = PC_ROUND; i-- > 0;)
+            hak_free(pc.round[i]);
+        hak_tiny_push_runs(hak_tls_heap);
+        pthread_barrier_wait(&pc.turn);
+    }
+    pthread_join(t, NULL);
+    pthread_barrier_destroy(&pc.turn);
+    free(pc.live);
+    free(pc.round);
+    /* a round, and what a refill carves or caches beyond it */
+    ck_assert_uint_le(pc.out_most, 3 * PC_ROUND);
+}
+END_TEST
+
+/* A thread that only frees gets a heap of its own at its first cross-
+ * thread free, so that it can hold runs; heaps of exited threads are
+ * reused by the threads that come after them. */
+static void *free_one(void *arg)
+{
+    hak_free(arg);
+    return hak_tls_heap;
+}
+
+START_TEST(test_a_thread_that_only_frees_gets_a_heap_and_heaps_are_reused)
+{
+    unit_init();
+    void *first = NULL;
+    for (int i = 0; i < 20; i++) {
+        pthread_t t;
+        void *h;
+        pthread_create(&t, NULL, free_one, hak_malloc(48));
+        pthread_join(t, &h);
+        ck_assert_ptr_ne(h, &hak_heap_empty);
+        ck_assert_uint_eq(((hak_heap_t *)h)->kind, HAK_HEAP_THREAD);
+        if (i == 0)
+            first = h;
+        ck_assert_ptr_eq(h, first);            /* the one heap, retired and taken again */
+    }
 }
 END_TEST
 
@@ -422,7 +604,9 @@ static void *free_and_corrupt(void *arg)
 }
 
 /* The queue's links are not walked when it is taken: the malloc that
- * reaches the corrupted one aborts. */
+ * reaches the corrupted one aborts.  (Here the freeing thread holds its
+ * free until it exits, a run of one block, and the push finds the
+ * corrupted link first.) */
 START_TEST(test_corrupted_link_in_remote_queue_aborts_on_malloc)
 {
     unit_init();
@@ -524,6 +708,10 @@ static Suite *suite(void)
     UNIT_TEST(tc, test_blocks_are_16_byte_aligned_and_distinct);
     UNIT_TEST(tc, test_cross_thread_free_lands_on_remote_queue);
     UNIT_TEST(tc, test_empty_cache_takes_a_remote_queue_whole);
+    UNIT_TEST(tc, test_cross_thread_frees_go_out_a_run_at_a_time);
+    UNIT_TEST(tc, test_a_free_into_a_full_span_notifies_its_owner);
+    UNIT_TEST(tc, test_producer_reuses_remotely_freed_blocks_before_carving_more);
+    UNIT_TEST(tc, test_a_thread_that_only_frees_gets_a_heap_and_heaps_are_reused);
     UNIT_TEST(tc, test_exited_thread_spans_are_orphaned_and_freed_into_remotely);
     UNIT_TEST(tc, test_orphan_is_adopted_by_a_refill_of_its_class);
     UNIT_TEST(tc, test_fully_freed_orphan_is_released_by_the_decay);
