@@ -3,21 +3,22 @@
  * them: the shape of the Lever & Boreham malloc test ("xmalloc-test" in
  * mimalloc-bench), written from its description.
  *
- * Each producer allocates `--batch` blocks of `--size` bytes, fills each
- * with a pattern derived from its producer and sequence number, puts the
- * pointers in a batch (itself a malloc'd block) and appends the batch to a
- * shared FIFO.  Consumers take batches from the FIFO, recompute every
- * block's pattern from the batch's producer and first sequence number,
- * verify it, and free the blocks and the batch.  Every block is freed by a
- * thread other than the one that allocated it.
+ * Each producer allocates `--batch` blocks (4096) of `--size` bytes (64),
+ * fills each with a pattern derived from its producer and sequence number,
+ * puts the pointers in a batch (itself a malloc'd block of 32 KiB, also
+ * freed by the consumer) and pushes the batch on a shared stack.
+ * Consumers pop the newest batch, recompute every block's pattern from the
+ * batch's producer and first sequence number, verify it, and free the
+ * blocks and the batch.  Every block is freed by a thread other than the
+ * one that allocated it.
  *
- * As in the original, nothing ties the producers' pace to the consumers':
- * when the producers run ahead the FIFO grows, and with it the memory
- * outstanding, so an allocator that lets remotely freed memory pile up
- * shows a larger RSS.  Only a safety cap (`--cap`, default 2 M blocks
- * queued) makes the producers wait, so that a broken allocator cannot eat
- * the machine; the peak queued count and the number of times the cap
- * stopped a producer are printed.
+ * As in the original, the stack holds at most `--max-batches` (100)
+ * batches, producers waiting above that, and it is last in, first out: the
+ * batches at its bottom wait while newer ones come and go, so the blocks
+ * freed are not the oldest ones, and an allocator whose owner threads do
+ * not find remotely freed memory before they map new memory grows well
+ * past the 26 MB that the queue itself holds.  The peak queued count and
+ * the number of times the bound stopped a producer are printed.
  *
  * The run lasts `--seconds` (fractions allowed); the result is the number
  * of blocks freed before the stop, per second.  The blocks still queued at
@@ -41,14 +42,15 @@ struct batch {
     void *blocks[];
 };
 
-/* The shared FIFO of batches, under one mutex: a batch carries hundreds
- * of blocks, so the lock is taken once per few hundred mallocs. */
+/* The shared stack of batches, under one mutex: a batch carries
+ * thousands of blocks, so the lock is taken once per few thousand mallocs. */
 static struct {
     pthread_mutex_t lock;
     pthread_cond_t not_empty;   /* consumers wait here */
     pthread_cond_t not_full;    /* producers wait here at the cap */
-    struct batch *head, *tail;
-    uint64_t queued;            /* blocks in the FIFO */
+    struct batch *head;         /* a stack: newest first */
+    uint64_t batches;           /* on the stack */
+    uint64_t queued;            /* blocks on the stack */
     uint64_t peak;
     uint64_t cap_waits;
     unsigned consumers_waiting, producers_waiting;
@@ -102,19 +104,17 @@ static void *producer(void *arg)
         seq += batch_len;
 
         pthread_mutex_lock(&q.lock);
-        if (q.queued >= cap && !atomic_load(&stop_flag)) {
+        if (q.batches >= cap && !atomic_load(&stop_flag)) {
             q.cap_waits++;
             q.producers_waiting++;
-            while (q.queued >= cap && !atomic_load(&stop_flag))
+            while (q.batches >= cap && !atomic_load(&stop_flag))
                 pthread_cond_wait(&q.not_full, &q.lock);
             q.producers_waiting--;
         }
-        /* Enqueued even after the stop: the drain frees it. */
-        if (q.tail)
-            q.tail->next = b;
-        else
-            q.head = b;
-        q.tail = b;
+        /* Pushed even after the stop: the drain frees it. */
+        b->next = q.head;
+        q.head = b;
+        q.batches++;
         q.queued += b->n;
         if (q.queued > q.peak)
             q.peak = q.queued;
@@ -140,15 +140,14 @@ static void *consumer(void *arg)
             q.consumers_waiting--;
         }
         struct batch *b = q.head;
-        if (!b) {                       /* producers gone, FIFO empty */
+        if (!b) {                       /* producers gone, stack empty */
             pthread_mutex_unlock(&q.lock);
             break;
         }
         q.head = b->next;
-        if (!q.head)
-            q.tail = NULL;
+        q.batches--;
         q.queued -= b->n;
-        if (q.producers_waiting && q.queued < cap)
+        if (q.producers_waiting && q.batches < cap)
             pthread_cond_broadcast(&q.not_full);
         pthread_mutex_unlock(&q.lock);
 
@@ -176,13 +175,13 @@ static void usage(int status)
 {
     fprintf(status ? stderr : stdout,
             "usage: " PROG " [--seconds S] [--producers P] [--consumers C] [--size BYTES]\n"
-            "               [--batch N] [--cap BLOCKS] [--seed N]\n"
-            "  defaults: --seconds 5 --producers 2 --consumers 2 --size 64 --batch 256\n"
-            "            --cap 2000000 --seed 1\n"
-            "  Producers allocate and fill blocks and queue them in batches of N; consumers\n"
-            "  verify and free them. The queue is unbounded but for the safety cap\n"
-            "  (producers wait while more than BLOCKS blocks are queued). Reports blocks\n"
-            "  freed per second and the peak number of blocks queued.\n");
+            "               [--batch N] [--max-batches N] [--seed N]\n"
+            "  defaults: --seconds 5 --producers 2 --consumers 2 --size 64 --batch 4096\n"
+            "            --max-batches 100 --seed 1\n"
+            "  Producers allocate and fill blocks and push them in batches of N on a\n"
+            "  stack of at most --max-batches batches (producers wait above it);\n"
+            "  consumers pop the newest batch, verify and free its blocks. Reports\n"
+            "  blocks freed per second and the peak number of blocks queued.\n");
     exit(status);
 }
 
@@ -201,8 +200,8 @@ int main(int argc, char **argv)
     double seconds = 5.0;
     unsigned producers = 2, consumers = 2;
     block_size = 64;
-    batch_len = 256;
-    cap = 2000000;
+    batch_len = 4096;
+    cap = 100;
     seed = 1;
     static const struct option opts[] = {
         {"seconds", required_argument, NULL, 't'},
@@ -210,7 +209,7 @@ int main(int argc, char **argv)
         {"consumers", required_argument, NULL, 'c'},
         {"size", required_argument, NULL, 's'},
         {"batch", required_argument, NULL, 'b'},
-        {"cap", required_argument, NULL, 'C'},
+        {"max-batches", required_argument, NULL, 'C'},
         {"seed", required_argument, NULL, 'r'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -223,7 +222,7 @@ int main(int argc, char **argv)
         case 'c': consumers = (unsigned)bench_parse_u64(PROG, "--consumers", optarg, 1, MAX_THREADS); break;
         case 's': block_size = bench_parse_u64(PROG, "--size", optarg, 1, 1ULL << 30); break;
         case 'b': batch_len = (unsigned)bench_parse_u64(PROG, "--batch", optarg, 1, 1U << 20); break;
-        case 'C': cap = bench_parse_u64(PROG, "--cap", optarg, 1, UINT64_MAX >> 1); break;
+        case 'C': cap = bench_parse_u64(PROG, "--max-batches", optarg, 1, UINT64_MAX >> 1); break;
         case 'r': seed = bench_parse_u64(PROG, "--seed", optarg, 0, UINT64_MAX); break;
         case 'h': usage(0); break;
         default: usage(BENCH_EXIT_USAGE);
@@ -278,7 +277,7 @@ int main(int argc, char **argv)
 
     printf(PROG ": %.0f blocks/s (%" PRIu64 " blocks freed in %.3f s, %" PRIu64 " allocated, "
            "%u producers, %u consumers, %zu B, batch %u, peak queued %" PRIu64 " blocks, "
-           "%" PRIu64 " left when the producers stopped, cap %" PRIu64 " reached %" PRIu64 " times)\n",
+           "%" PRIu64 " left when the producers stopped, bound %" PRIu64 " batches reached %" PRIu64 " times)\n",
            elapsed > 0 ? (double)freed / elapsed : 0.0, freed, elapsed, allocated,
            producers, consumers, block_size, batch_len, q.peak, left, cap, q.cap_waits);
     bench_print_rusage();

@@ -41,7 +41,7 @@ random_mixed|--slots 64 --min 1 --max 70000 --steps 2000|ops/s
 prodcons|--items 20000 --ring 16|ops/s
 prodcons|--items 20000 --pairs 2 --min 1 --max 5000|ops/s
 scenarios|--passes 2 --scale 0.02|scenario=MIXED phase=steady
-handoff|--seconds 0.05 --batch 16 --cap 20000|blocks/s
+handoff|--seconds 0.05 --batch 16 --max-batches 20|blocks/s
 handoff|--seconds 0.05 --producers 1 --consumers 3 --size 1 --batch 1|blocks/s
 thread_churn|--rounds 20 --threads 4 --slots 16|rounds/s
 mstress|--rounds 3 --ops 2000|mstress: .* s (
