@@ -14,9 +14,9 @@
 // and allocates a block of random size into it.  After rounds x chunks
 // replacements it starts a fresh thread, hands it the array and exits, so
 // frees cross threads and threads churn.  One op is one replacement (a
-// sized delete and a new).  Every block is filled with a pattern derived
-// from its array, slot and size and verified before it is deleted; damage
-// exits with status 2.  The report line has larson's shape:
+// sized delete and a new).  Every block is marked (first and last words,
+// from its array, slot and size; larson.c says why not more) and the mark
+// verified before it is deleted; damage exits with status 2.  The report line has larson's shape:
 //   larson-sized: N ops/s (...)
 //
 // Under LD_PRELOAD of a malloc-only allocator, libstdc++'s operators call
@@ -78,7 +78,7 @@ void fill_slot(arena *a, size_t i, size_t size)
         bench_oom(PROG, size);
     }
     bench_escape(p);
-    bench_fill(p, size, block_tag(a, i, size));
+    bench_mark(p, size, block_tag(a, i, size));
     a->slots[i].p = p;
     a->slots[i].size = size;
 }
@@ -86,7 +86,7 @@ void fill_slot(arena *a, size_t i, size_t size)
 void release_slot(arena *a, size_t i)
 {
     slot *s = &a->slots[i];
-    if (!bench_check(s->p, s->size, block_tag(a, i, s->size))) {
+    if (!bench_mark_ok(s->p, s->size, block_tag(a, i, s->size))) {
         fprintf(stderr, PROG ": pattern mismatch in thread array %u slot %zu "
                 "(block %p, %zu bytes): the allocator corrupted a live block\n",
                 a->id, i, s->p, s->size);
