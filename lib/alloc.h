@@ -50,7 +50,7 @@ static inline void *hak_malloc_fast(size_t size)
 {
     if (likely(size <= HAK_TINY_MAX)) {
         hak_heap_t *h = hak_tls_heap;
-        return hak_sll_pop((hak_sll_t *)((char *)h + hak_tiny_sll_off[(size + HAK_ALIGN - 1) / HAK_ALIGN]));
+        return hak_sll_pop((hak_sll_t *)((char *)h + hak_tiny_sll_off[size]));
     }
     return NULL;
 }

@@ -122,7 +122,7 @@ HAK_NOINLINE static void *new_aligned_nothrow(size_t size, size_t align, const v
 static inline void delete_sized(void *p, size_t size)
 {
     if (likely(size <= HAK_TINY_MAX))
-        hak_free_of_class(p, hak_tiny_sll_off[(size + HAK_ALIGN - 1) / HAK_ALIGN], size);
+        hak_free_of_class(p, hak_tiny_sll_off[size], size);
     else
         hak_free_sized_slow(p, size);
 }

@@ -283,7 +283,7 @@ void hak_options_init(void);
 void hak_options_print(int fd);
 
 /* ---- sizeclass.c ---- */
-extern const uint16_t hak_tiny_sll_off[HAK_TINY_MAX / HAK_ALIGN + 1];
+extern const uint16_t hak_tiny_sll_off[HAK_TINY_MAX + 1];
 extern hak_class_t hak_classes[HAK_NCLASS];
 void     hak_sizeclass_init(void);
 unsigned hak_size_class(size_t size);                 /* size <= HAK_MID_MAX */

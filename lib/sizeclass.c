@@ -7,18 +7,33 @@
 #include "internal.h"
 
 /* Where a tiny size's list is in a heap: the byte offset of sll[class],
- * indexed by (size + 15) / 16.  An offset rather than the class index, so
- * that malloc's fast path adds it to the heap as it is (no shift).  A
- * constant, so that path reads it without any ordering against
- * initialisation; hak_sizeclass_init() checks it against class_size(). */
+ * indexed by the size itself (2 KiB, and malloc's fast path needs no
+ * rounding).  An offset rather than the class index, so that the fast
+ * path adds it to the heap as it is (no shift).  A constant, so that path
+ * reads it without any ordering against initialisation;
+ * hak_sizeclass_init() checks it against class_size(). */
 #define O(c) (offsetof(hak_heap_t, sll) + (c) * sizeof(hak_sll_t))
-const uint16_t hak_tiny_sll_off[HAK_TINY_MAX / HAK_ALIGN + 1] = {
-    O(0), O(0), O(1), O(2), O(3), O(4), O(5), O(6), O(7), O(8), O(8), O(9), O(9), O(10), O(10), O(11),
-    O(11), O(12), O(12), O(12), O(12), O(13), O(13), O(13), O(13), O(14), O(14), O(14), O(14), O(15), O(15), O(15),
-    O(15), O(16), O(16), O(16), O(16), O(16), O(16), O(16), O(16), O(17), O(17), O(17), O(17), O(17), O(17), O(17),
-    O(17), O(18), O(18), O(18), O(18), O(18), O(18), O(18), O(18), O(19), O(19), O(19), O(19), O(19), O(19), O(19),
-    O(19),
+#define S16(c) O(c), O(c), O(c), O(c), O(c), O(c), O(c), O(c), O(c), O(c), O(c), O(c), O(c), O(c), O(c), O(c)
+const uint16_t hak_tiny_sll_off[HAK_TINY_MAX + 1] = {
+    O(0),                       /* malloc(0) */
+    S16(0), S16(1), S16(2), S16(3),
+    S16(4), S16(5), S16(6), S16(7),
+    S16(8), S16(8), S16(9), S16(9),
+    S16(10), S16(10), S16(11), S16(11),
+    S16(12), S16(12), S16(12), S16(12),
+    S16(13), S16(13), S16(13), S16(13),
+    S16(14), S16(14), S16(14), S16(14),
+    S16(15), S16(15), S16(15), S16(15),
+    S16(16), S16(16), S16(16), S16(16),
+    S16(16), S16(16), S16(16), S16(16),
+    S16(17), S16(17), S16(17), S16(17),
+    S16(17), S16(17), S16(17), S16(17),
+    S16(18), S16(18), S16(18), S16(18),
+    S16(18), S16(18), S16(18), S16(18),
+    S16(19), S16(19), S16(19), S16(19),
+    S16(19), S16(19), S16(19), S16(19),
 };
+#undef S16
 #undef O
 _Static_assert(offsetof(hak_heap_t, sll) + HAK_NTINY * sizeof(hak_sll_t) <= UINT16_MAX,
                "tiny list offsets fit hak_tiny_sll_off");
@@ -36,7 +51,7 @@ static uint32_t class_size(unsigned c)
 unsigned hak_size_class(size_t size)
 {
     if (size <= HAK_TINY_MAX)
-        return (unsigned)((hak_tiny_sll_off[(size + HAK_ALIGN - 1) / HAK_ALIGN] - offsetof(hak_heap_t, sll)) /
+        return (unsigned)((hak_tiny_sll_off[size] - offsetof(hak_heap_t, sll)) /
                           sizeof(hak_sll_t));
     /* size in (2^p, 2^(p+1)]: class index from p and the next two bits */
     size_t s = size - 1;
@@ -101,9 +116,9 @@ void hak_sizeclass_init(void)
         k->cap = cap;
         k->batch = cap / 2 ? cap / 2 : 1;
     }
-    for (size_t i = 0; i <= HAK_TINY_MAX / HAK_ALIGN; i++) {
-        unsigned c = hak_size_class(i * HAK_ALIGN);
-        hak_assert(class_size(c) >= i * HAK_ALIGN && (c == 0 || class_size(c - 1) < i * HAK_ALIGN));
+    for (size_t i = 0; i <= HAK_TINY_MAX; i++) {
+        unsigned c = hak_size_class(i);
+        hak_assert(class_size(c) >= i && (c == 0 || class_size(c - 1) < i));
         (void)c;
     }
 }
