@@ -44,6 +44,15 @@ static inline void hak_sll_push(hak_sll_t *l, void *b)
     l->frees++;
 }
 
+/* The class of a mid size (above HAK_TINY_MAX): four per power of two, as
+ * hak_size_class computes it, inline. */
+static inline unsigned hak_mid_class(size_t size)
+{
+    size_t s = size - 1;
+    unsigned p = 63 - (unsigned)__builtin_clzll(s);      /* 2^p <= s */
+    return 8 + (p - 7) * 4 + (unsigned)((s >> (p - 2)) & 3);
+}
+
 /* A tiny-class block from the thread's cache, or NULL (then the slow path:
  * first use, refill, larger sizes). */
 static inline void *hak_malloc_fast(size_t size)

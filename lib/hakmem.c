@@ -113,7 +113,7 @@ static inline void slab_slow_path_done(void)
         slab_slow_path_tick();
 }
 
-void *hak_alloc_slow(size_t size, const void *site)
+static HAK_NOINLINE void *alloc_slow(size_t size, const void *site)
 {
     if (unlikely(!ensure_init())) {
         errno = ENOMEM;
@@ -133,6 +133,21 @@ void *hak_alloc_slow(size_t size, const void *site)
     void *p = hak_large_alloc(size, 0, false, site);
     slow_path_done();
     return p;
+}
+
+/* Mid sizes first: a hit in the thread's cache of a mid class is as cheap
+ * as malloc's fast path, one branch and a jump later (malloc's own stays
+ * tiny: a second branch there gave it a stack frame, and the rest of the
+ * slow path is out of line for the same reason).  Before the thread has a
+ * heap its lists are empty. */
+void *hak_alloc_slow(size_t size, const void *site)
+{
+    if (size - (HAK_TINY_MAX + 1) < HAK_MID_MAX - HAK_TINY_MAX) {
+        void *p = hak_sll_pop(&hak_tls_heap->sll[hak_mid_class(size)]);
+        if (likely(p != NULL))
+            return p;
+    }
+    return alloc_slow(size, site);
 }
 
 /* Reached by a tail call from malloc, so that the fast path need not

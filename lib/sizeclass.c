@@ -4,7 +4,7 @@
  * 25 % above the previous class, 12.5 % average waste) up to 256 KiB:
  * 8 + 4 * 11 = 52 classes, 20 of them tiny (<= 1 KiB).  Every class size
  * is a multiple of 16, so every block is 16-byte aligned. */
-#include "internal.h"
+#include "alloc.h"
 
 /* Where a tiny size's list is in a heap: the byte offset of sll[class],
  * indexed by the size itself (2 KiB, and malloc's fast path needs no
@@ -53,11 +53,7 @@ unsigned hak_size_class(size_t size)
     if (size <= HAK_TINY_MAX)
         return (unsigned)((hak_tiny_sll_off[size] - offsetof(hak_heap_t, sll)) /
                           sizeof(hak_sll_t));
-    /* size in (2^p, 2^(p+1)]: class index from p and the next two bits */
-    size_t s = size - 1;
-    unsigned p = 63 - (unsigned)__builtin_clzll(s);     /* 2^p <= s */
-    unsigned quarter = (unsigned)((s >> (p - 2)) & 3);
-    return 8 + (p - 7) * 4 + quarter;
+    return hak_mid_class(size);
 }
 
 /* Smallest class that fits `size` and whose blocks are all `align`-aligned:
