@@ -33,6 +33,29 @@ static void heap_setup(hak_heap_t *h, int kind)
         h->sll[c].cap = h->sll[c].room = hak_classes[c].cap;
 }
 
+/* A retired heap taken by a new thread: teardown left the lists of every
+ * class it touched empty and their counts folded into the totals, and
+ * nothing else was ever used, so only those classes need their counts
+ * reset (the whole struct is a few KiB; a thread that lives for one
+ * allocation would pay more for the memset than for the allocation). */
+static void heap_reuse(hak_heap_t *h)
+{
+    for (uint64_t m = hak_heap_classes(h); m != 0; m &= m - 1) {
+        unsigned c = (unsigned)__builtin_ctzll(m);
+        hak_assert(h->sll[c].head == NULL && h->sll[c].room == (int32_t)h->sll[c].cap);
+        hak_assert(h->avail[c] == NULL && h->full[c] == NULL);
+        h->sll[c].frees = 0;
+        memset(&h->cls_counts[c], 0, sizeof h->cls_counts[c]);
+    }
+    hak_assert(h->runs_held == 0 && h->kind == HAK_HEAP_THREAD);
+    atomic_store_explicit(&h->classes, 0, memory_order_relaxed);
+    atomic_store_explicit(&h->busy, 0, memory_order_relaxed);
+    atomic_store_explicit(&h->slow_ticks, 0, memory_order_relaxed);
+    h->seen_ticks = 0;
+    h->seen_ms = 0;
+    atomic_store_explicit(&h->notify, NULL, memory_order_release);
+}
+
 static void heap_link(hak_heap_t *h)
 {
     h->prev_heap = NULL;
@@ -84,7 +107,8 @@ static void class_counts(const hak_heap_t *h, unsigned c, hak_class_totals_t *t)
 /* Under heaps_lock, with the unlink (see counters_fold). */
 static void class_counts_fold(hak_heap_t *h)
 {
-    for (unsigned c = 0; c < HAK_NCLASS; c++) {
+    for (uint64_t m = hak_heap_classes(h); m != 0; m &= m - 1) {
+        unsigned c = (unsigned)__builtin_ctzll(m);
         hak_class_totals_t t;
         class_counts(h, c, &t);
         atomic_fetch_add_explicit(&hak_class_stats[c].allocs, t.allocs, memory_order_relaxed);
@@ -110,6 +134,8 @@ void hak_heap_class_sum(hak_class_totals_t out[HAK_NCLASS])
         out[c].frees += t.frees;
         out[c].remote += t.remote;
         for (hak_heap_t *h = heaps; h != NULL; h = h->next_heap) {
+            if (!(hak_heap_classes(h) >> c & 1))
+                continue;
             class_counts(h, c, &t);
             out[c].allocs += t.allocs;
             out[c].frees += t.frees;
@@ -191,9 +217,12 @@ hak_heap_t *hak_heap_init_thread(void)
     if (h != NULL)
         heaps_free = h->next_heap;
     pthread_mutex_unlock(&heaps_lock);
-    if (h == NULL && (h = hak_meta_alloc(sizeof *h)) == NULL)
+    if (h != NULL)
+        heap_reuse(h);
+    else if ((h = hak_meta_alloc(sizeof *h)) != NULL)
+        heap_setup(h, HAK_HEAP_THREAD);
+    else
         return NULL;
-    heap_setup(h, HAK_HEAP_THREAD);
     pthread_mutex_lock(&heaps_lock);
     heap_link(h);
     pthread_mutex_unlock(&heaps_lock);
@@ -317,5 +346,11 @@ void hak_heap_fork_child(void)
         h->runs_held = 0;
         heap_teardown(h);
         heap_retire(h);
+        /* and its thread may have been caught in a fast path, which
+         * changes a list without `busy`: reset it whole, not by class
+         * (keeping its link on the free list) */
+        hak_heap_t *next_free = h->next_heap;
+        heap_setup(h, HAK_HEAP_THREAD);
+        h->next_heap = next_free;
     }
 }

@@ -162,6 +162,7 @@ typedef struct hak_class_counts_s {
 
 static inline uint32_t hak_sll_count(const hak_sll_t *l) { return (uint32_t)((int32_t)l->cap - l->room); }
 
+
 /* Debug counters of the allocation pipeline, by report section (the
  * names are those of the report); see HAK_COUNT below. */
 #if HAKMEM_DEBUG_COUNTERS
@@ -208,6 +209,11 @@ struct hak_heap_s {
     uint32_t    seen_ticks;           /* slow_ticks at a thief's last look (under heaps_lock) */
     uint64_t    seen_ms;              /* when a thief saw slow_ticks change (hak_now_ms; 0: never) */
     hak_class_counts_t cls_counts[HAK_NCLASS];
+    /* Bit c: the heap has refilled class c or freed a block of class c
+     * into another thread's span.  What teardown, trim and the statistics
+     * visit: a short-lived thread touches a class or two of the 52.
+     * Written by the owner only (relaxed), read by the report. */
+    _Atomic uint64_t classes;
     uint32_t    runs_held;            /* slots of runs[] in use */
     hak_remote_run_t runs[HAK_REMOTE_RUNS];
 #if HAKMEM_DEBUG_COUNTERS
@@ -224,6 +230,18 @@ struct hak_heap_s {
 };
 #define HAK_NOTIFY_CLOSED ((hak_span_t *)1)
 enum { HAK_HEAP_THREAD = 0, HAK_HEAP_SHARED, HAK_HEAP_SENTINEL };
+
+_Static_assert(HAK_NCLASS <= 64, "a heap's classes are one 64-bit mask");
+static inline uint64_t hak_heap_classes(const hak_heap_t *h)
+{
+    return atomic_load_explicit(&h->classes, memory_order_relaxed);
+}
+static inline void hak_heap_touch(hak_heap_t *h, unsigned c)
+{
+    uint64_t m = atomic_load_explicit(&h->classes, memory_order_relaxed);
+    if (!(m >> c & 1))
+        atomic_store_explicit(&h->classes, m | (uint64_t)1 << c, memory_order_relaxed);
+}
 
 typedef struct hak_class_s {
     uint32_t bsize;

@@ -209,11 +209,18 @@ void hak_tiny_close_notify(hak_heap_t *h)
     heap_leave(h);
 }
 
+/* A heap's first refill of a class takes a few blocks, not a batch: a
+ * short-lived thread that allocates one block of a class then gives back
+ * few at its exit (spill walks them).  Later refills take the batch. */
+#define FIRST_REFILL 4
+
 static void *refill_pop(hak_heap_t *h, unsigned c)
 {
     bool collected = false;
     hak_sll_t *l = &h->sll[c];
     unsigned want = hak_classes[c].batch;
+    if (h->cls_counts[c].refilled == 0 && want > FIRST_REFILL)
+        want = FIRST_REFILL;
     for (;;) {
         hak_span_t *s;
         unsigned spans = 0;
@@ -291,6 +298,7 @@ void *hak_tiny_refill_pop(hak_heap_t *h, unsigned c)
     if (h->runs_held > 0)
         hak_tiny_push_runs(h);
     heap_enter(h);
+    hak_heap_touch(h, c);
     void *p = refill_pop(h, c);
     heap_leave(h);
     return p;
@@ -482,8 +490,10 @@ void hak_tiny_free_slow(void *p, hak_span_t *s, hak_heap_t *h)
     HAK_COUNT(free_ss_remote);
     /* h is the calling thread's heap; a thread without one (it could not
      * get one, or no more: heap_dead) counts in the global totals. */
-    if (likely(h->kind == HAK_HEAP_THREAD))
+    if (likely(h->kind == HAK_HEAP_THREAD)) {
         HAK_COUNT_OWN(h->cls_counts[s->cls].remote, 1);
+        hak_heap_touch(h, s->cls);
+    }
     else {
         atomic_fetch_add_explicit(&hak_class_stats[s->cls].frees, 1, memory_order_relaxed);
         atomic_fetch_add_explicit(&hak_class_stats[s->cls].remote, 1, memory_order_relaxed);
@@ -506,8 +516,8 @@ void hak_tiny_flush(hak_heap_t *h)
 {
     hak_tiny_push_runs(h);
     heap_enter(h);
-    for (unsigned c = 0; c < HAK_NCLASS; c++)
-        spill(h, c, UINT32_MAX);
+    for (uint64_t m = hak_heap_classes(h); m != 0; m &= m - 1)
+        spill(h, (unsigned)__builtin_ctzll(m), UINT32_MAX);
     heap_leave(h);
 }
 
@@ -521,7 +531,8 @@ void hak_tiny_trim(hak_heap_t *h)
         return;
     hak_tiny_push_runs(h);
     heap_enter(h);
-    for (unsigned c = 0; c < HAK_NCLASS; c++) {
+    for (uint64_t m = hak_heap_classes(h); m != 0; m &= m - 1) {
+        unsigned c = (unsigned)__builtin_ctzll(m);
         spill(h, c, UINT32_MAX);
         hak_span_t *all = NULL, *s;
         hak_span_t **lists[2] = { &h->avail[c], &h->full[c] };
@@ -548,7 +559,8 @@ void hak_tiny_trim(hak_heap_t *h)
 void hak_tiny_orphan_all(hak_heap_t *h)
 {
     heap_enter(h);
-    for (unsigned c = 0; c < HAK_NCLASS; c++) {
+    for (uint64_t m = hak_heap_classes(h); m != 0; m &= m - 1) {
+        unsigned c = (unsigned)__builtin_ctzll(m);
         hak_span_t **lists[2] = { &h->avail[c], &h->full[c] };
         for (int k = 0; k < 2; k++) {
             hak_span_t *s;

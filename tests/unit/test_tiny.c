@@ -14,13 +14,47 @@ START_TEST(test_free_then_malloc_reuses_block_lifo)
 }
 END_TEST
 
-START_TEST(test_first_malloc_refills_a_batch)
+/* A heap's first refill of a class takes a few blocks (a short-lived
+ * thread gives back few at exit); the next one takes a batch. */
+START_TEST(test_first_refill_takes_a_few_blocks_the_next_a_batch)
 {
     unit_init();
     unsigned c = hak_size_class(200);
-    void *p = hak_malloc(200);
+    void *p[5];
+    p[0] = hak_malloc(200);
+    ck_assert_uint_eq(hak_sll_count(&hak_tls_heap->sll[c]), 3);
+    for (int i = 1; i < 5; i++)
+        p[i] = hak_malloc(200);
     ck_assert_uint_eq(hak_sll_count(&hak_tls_heap->sll[c]), hak_classes[c].batch - 1);
-    hak_free(p);
+    for (int i = 0; i < 5; i++)
+        hak_free(p[i]);
+}
+END_TEST
+
+/* Teardown visits only the classes a thread touched, and gives back all
+ * they hold: a thread that allocated in two classes leaves nothing in its
+ * cache, and its mask names those two. */
+static void *alloc_two_classes(void *arg)
+{
+    uint64_t *mask = arg;
+    void *a = hak_malloc(24), *b = hak_malloc(3000);
+    *mask = hak_heap_classes(hak_tls_heap);
+    hak_free(a);
+    hak_free(b);
+    return hak_tls_heap;
+}
+
+START_TEST(test_a_heap_knows_the_classes_it_touched)
+{
+    unit_init();
+    uint64_t mask = 0;
+    pthread_t t;
+    void *h;
+    pthread_create(&t, NULL, alloc_two_classes, &mask);
+    pthread_join(t, &h);
+    ck_assert_uint_eq(mask, ((uint64_t)1 << hak_size_class(24)) | ((uint64_t)1 << hak_size_class(3000)));
+    for (unsigned c = 0; c < HAK_NCLASS; c++)
+        ck_assert_uint_eq(hak_sll_count(&((hak_heap_t *)h)->sll[c]), 0);
 }
 END_TEST
 
@@ -702,7 +736,8 @@ static Suite *suite(void)
     Suite *s = suite_create("tiny");
     TCase *tc = tcase_create("front end");
     UNIT_TEST(tc, test_free_then_malloc_reuses_block_lifo);
-    UNIT_TEST(tc, test_first_malloc_refills_a_batch);
+    UNIT_TEST(tc, test_first_refill_takes_a_few_blocks_the_next_a_batch);
+    UNIT_TEST(tc, test_a_heap_knows_the_classes_it_touched);
     UNIT_TEST(tc, test_tls_list_never_exceeds_its_cap);
     UNIT_TEST(tc, test_spilled_blocks_are_back_on_their_spans);
     UNIT_TEST(tc, test_blocks_are_16_byte_aligned_and_distinct);
