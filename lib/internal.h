@@ -183,18 +183,21 @@ typedef struct {
 #endif
 
 /* Cross-thread frees that a thread holds back, a run of blocks of one span
- * per slot, to push each run with one CAS instead of one per block
+ * per tiny class, to push each run with one CAS instead of one per block
  * (tiny.c): fewer atomics on lines the owner and other freeing threads
- * write too.  What a thread holds is bounded (HAK_REMOTE_RUNS runs of at
- * most HAK_REMOTE_RUN_BYTES) and goes out at its next refill, trim or
- * exit, so an owner never waits long for its blocks. */
-#define HAK_REMOTE_RUNS      8
-#define HAK_REMOTE_RUN_BYTES (8 * 1024)
+ * write too.  A thread freeing another's blocks mostly frees runs of one
+ * span per class (the producer's current span), so a slot per class
+ * keeps runs long where one hashed table of a few slots kept breaking
+ * them.  What a thread holds is bounded (a run is at most
+ * HAK_REMOTE_RUN_MAX blocks and HAK_REMOTE_RUN_BYTES, 80 KiB for the 20
+ * tiny classes) and goes out at its next refill, trim or exit, so an
+ * owner never waits long for its blocks. */
+#define HAK_REMOTE_RUN_BYTES (4 * 1024)
 #define HAK_REMOTE_RUN_MAX   64
 typedef struct hak_remote_run_s {
     hak_span_t *span;                 /* NULL: slot empty */
     void       *first, *last;         /* linked first -> ... -> last, tagged */
-    uint32_t    n, max;
+    uint32_t    n, pad;
 } hak_remote_run_t;
 
 /* A thread's heap: the tls_sll front end and the spans the thread owns. */
@@ -215,7 +218,7 @@ struct hak_heap_s {
      * Written by the owner only (relaxed), read by the report. */
     _Atomic uint64_t classes;
     uint32_t    runs_held;            /* slots of runs[] in use */
-    hak_remote_run_t runs[HAK_REMOTE_RUNS];
+    hak_remote_run_t runs[HAK_NTINY];  /* by class */
 #if HAKMEM_DEBUG_COUNTERS
     hak_counters_t counters;          /* written by the owner thread only */
 #endif
@@ -248,6 +251,7 @@ typedef struct hak_class_s {
     uint32_t nslabs;                  /* slabs per span */
     uint32_t cap;                     /* tls_sll capacity */
     uint32_t batch;                   /* blocks per refill and per spill */
+    uint32_t run_max;                 /* cross-thread frees held per run (tiny classes) */
 } hak_class_t;
 
 /* ---- os.c ---- */

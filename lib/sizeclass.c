@@ -111,6 +111,8 @@ void hak_sizeclass_init(void)
             cap = hi;
         k->cap = cap;
         k->batch = cap / 2 ? cap / 2 : 1;
+        k->run_max = HAK_REMOTE_RUN_BYTES / k->bsize < HAK_REMOTE_RUN_MAX ? HAK_REMOTE_RUN_BYTES / k->bsize
+                                                                         : HAK_REMOTE_RUN_MAX;
     }
     for (size_t i = 0; i <= HAK_TINY_MAX; i++) {
         unsigned c = hak_size_class(i);

@@ -410,53 +410,67 @@ static void run_push(hak_heap_t *h, hak_remote_run_t *r)
 
 void hak_tiny_push_runs(hak_heap_t *h)
 {
-    for (unsigned i = 0; i < HAK_REMOTE_RUNS && h->runs_held > 0; i++)
+    for (unsigned i = 0; i < HAK_NTINY && h->runs_held > 0; i++)
         if (h->runs[i].span != NULL)
             run_push(h, &h->runs[i]);
 }
 
-/* A cross-thread free joins the run of its span in the slot the span
- * hashes to; a run of another span there, or a full run, goes out first.
- * The block is tagged at once, so a second free of it is caught while it
- * waits here too.  Pushed at once: blocks too big to batch, blocks of
- * orphans (whose memory should go back as soon as the last one is freed,
- * at the next decay), and frees of threads without a heap of their own
- * (which may never come back to push). */
-static inline void remote_hold(hak_heap_t *h, hak_span_t *s, void *p)
+/* A run of another span in the slot goes out, and p starts a new one. */
+static HAK_NOINLINE void run_restart(hak_heap_t *h, hak_remote_run_t *r, hak_span_t *s, void *p)
 {
-    ((void **)p)[1] = (void *)hak_free_tag;
-    if (unlikely(h->kind != HAK_HEAP_THREAD || s->bsize > HAK_REMOTE_RUN_BYTES / 2 ||
-                 atomic_load_explicit(&s->owner, memory_order_relaxed) == NULL)) {
-        remote_push_run(s, p, p, 1);
-        return;
-    }
-    hak_remote_run_t *r = &h->runs[((uintptr_t)s * 0x9e3779b97f4a7c15ull) >> (64 - 3)];
-    _Static_assert(HAK_REMOTE_RUNS == 8, "the hash above takes 3 bits");
-    if (r->span == s) {
-        *(void **)p = hak_link_encode(p, r->first);
-        r->first = p;
-        if (++r->n >= r->max)
-            run_push(h, r);
-        return;
-    }
     if (r->span != NULL)
         run_push(h, r);
     *(void **)p = hak_link_encode(p, NULL);
     r->span = s;
     r->first = r->last = p;
     r->n = 1;
-    r->max = HAK_REMOTE_RUN_BYTES / s->bsize < HAK_REMOTE_RUN_MAX ? HAK_REMOTE_RUN_BYTES / s->bsize
-                                                                   : HAK_REMOTE_RUN_MAX;
     h->runs_held++;
 }
 
-/* A free into an orphan (a span of an exited thread) goes on its remote
- * queue like any other cross-thread free.  The freeing thread does not
- * adopt it: an owner that does not allocate the span's class would never
- * drain that queue, and the span would be lost to everyone
- * (tests/stress-interposer.sh: the main thread freeing the blocks of
- * exited workers).  Orphans are adopted by refills of their class, and
- * the decay releases those whose blocks have all come back. */
+/* A cross-thread free by a thread with a heap joins the run of its
+ * class's slot; a run of another span there, or a full run, goes out
+ * first.  The block is tagged at once, so a second free of it is caught
+ * while it waits here too.  Pushed at once: mid blocks, and blocks of
+ * orphans (whose memory should go back as soon as the last one is freed,
+ * at the next decay).  Every call here is a tail call: the append, the
+ * common case, needs no saved registers. */
+static inline void remote_hold(hak_heap_t *h, hak_span_t *s, void *p)
+{
+    ((void **)p)[1] = (void *)hak_free_tag;
+    unsigned c = s->cls;
+    if (unlikely(c >= HAK_NTINY || atomic_load_explicit(&s->owner, memory_order_relaxed) == NULL)) {
+        remote_push_run(s, p, p, 1);
+        return;
+    }
+    hak_remote_run_t *r = &h->runs[c];
+    if (unlikely(r->span != s)) {
+        run_restart(h, r, s, p);
+        return;
+    }
+    *(void **)p = hak_link_encode(p, r->first);
+    r->first = p;
+    if (unlikely(++r->n >= hak_classes[c].run_max))
+        run_push(h, r);
+}
+
+/* A cross-thread free by a thread without a heap of its own.  One that
+ * only frees (a consumer of others' blocks) gets a heap: its counts then
+ * stay in its own lines, and its frees go out a run at a time, instead of
+ * two contended atomic adds and a CAS per block.  One that cannot get one,
+ * or has none any more (heap_dead), counts in the global totals. */
+static HAK_NOINLINE void remote_free_heapless(void *p, hak_span_t *s, hak_heap_t *h)
+{
+    if (h == &hak_heap_empty && (h = hak_heap_init_thread()) != NULL && h->kind == HAK_HEAP_THREAD) {
+        hak_tiny_free_slow(p, s, h);
+        return;
+    }
+    HAK_COUNT(free_ss_remote);
+    atomic_fetch_add_explicit(&hak_class_stats[s->cls].frees, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&hak_class_stats[s->cls].remote, 1, memory_order_relaxed);
+    ((void **)p)[1] = (void *)hak_free_tag;
+    remote_push_run(s, p, p, 1);
+}
+
 void hak_tiny_free_slow(void *p, hak_span_t *s, hak_heap_t *h)
 {
     uintptr_t a = (uintptr_t)p;
@@ -478,26 +492,13 @@ void hak_tiny_free_slow(void *p, hak_span_t *s, hak_heap_t *h)
         free_to_own_cache(h, s, p);
         return;
     }
-    /* A thread that only frees (a consumer of others' blocks) gets a heap
-     * too: its counts then stay in its own lines, and its frees go out a
-     * run at a time, instead of two contended atomic adds and a CAS per
-     * block. */
-    if (unlikely(h == &hak_heap_empty)) {
-        hak_heap_t *mine = hak_heap_init_thread();
-        if (mine != NULL)
-            h = mine;
+    if (unlikely(h->kind != HAK_HEAP_THREAD)) {
+        remote_free_heapless(p, s, h);
+        return;
     }
     HAK_COUNT(free_ss_remote);
-    /* h is the calling thread's heap; a thread without one (it could not
-     * get one, or no more: heap_dead) counts in the global totals. */
-    if (likely(h->kind == HAK_HEAP_THREAD)) {
-        HAK_COUNT_OWN(h->cls_counts[s->cls].remote, 1);
-        hak_heap_touch(h, s->cls);
-    }
-    else {
-        atomic_fetch_add_explicit(&hak_class_stats[s->cls].frees, 1, memory_order_relaxed);
-        atomic_fetch_add_explicit(&hak_class_stats[s->cls].remote, 1, memory_order_relaxed);
-    }
+    HAK_COUNT_OWN(h->cls_counts[s->cls].remote, 1);
+    hak_heap_touch(h, s->cls);
     remote_hold(h, s, p);
 }
 
