@@ -120,11 +120,13 @@ typedef struct hak_large_s {
     size_t     size;                  /* requested */
     size_t     capacity;              /* usable: class size, page multiple, <= map_size */
     size_t     dirty;                 /* bytes from user that may hold data (<= map_size) */
+    size_t     touched;               /* bytes from user likely resident: what its users asked
+                                       * for since its pages were dropped (large.c, touch) */
     const void *site;                 /* call site of the allocation or free */
     uint64_t   freed_ms;              /* when it entered BigCache */
     struct hak_large_s *next, *prev;  /* BigCache class list; record free list */
     uint8_t    cls;                   /* BigCache class (floor of capacity) */
-    bool       huge;                  /* MADV_HUGEPAGE was applied */
+    uint8_t    huge;                  /* HAK_HUGE_*: where MADV_HUGEPAGE is set */
     bool       tail_queued;           /* pages past capacity queued for decommit */
 } hak_large_t;
 
@@ -282,7 +284,8 @@ typedef struct hak_options_s {
     uint32_t ss_cache;
     uint32_t mid_max;
     uint32_t tls_cap_scale;           /* percent */
-    size_t   bigcache_max;            /* bytes held by BigCache */
+    size_t   bigcache_max;            /* bytes held by BigCache, at least ... */
+    size_t   bigcache_peak;           /* ... or what live large blocks fell below their peak, up to this */
     uint32_t decay_ms;                /* age at which cached memory goes back */
     bool     decay_thread;            /* a background thread applies decay */
     size_t   batch_bytes;             /* flush the batch at this many bytes ... */
@@ -399,6 +402,10 @@ void   hak_large_reset_lock(void);
 #define HAK_BC_NCLASS 64                               /* (16 KiB, 1 GiB], 4 per power of two */
 hak_large_t *hak_bigcache_take(size_t size, size_t align, const void *site);
 bool   hak_bigcache_put(hak_large_t *l);               /* false: not cached */
+bool   hak_bigcache_put_piece(hak_large_t *l);         /* split-off windows; false: not cached */
+hak_large_t *hak_bigcache_take_fit(size_t size, size_t align); /* a miss: another class's block */
+size_t hak_bigcache_bound(void);                       /* bytes it may hold now */
+void   hak_bigcache_note_live(void);                   /* live large bytes went up */
 unsigned hak_bigcache_class_floor(size_t capacity);    /* HAK_BC_NCLASS: too big */
 unsigned hak_bigcache_class_ceil(size_t size);
 size_t hak_bigcache_class_size(unsigned c);
@@ -487,6 +494,7 @@ typedef struct hak_stats_s {
     _Atomic uint64_t madvise_calls, madvise_bytes, advise_calls;
     _Atomic uint64_t bc_hits, bc_site_hits, bc_misses, bc_puts, bc_rejects;
     _Atomic uint64_t bc_evicted, bc_decayed, bc_bytes_peak, bc_grown_hits;
+    _Atomic uint64_t bc_fits, bc_splits, bc_fit_moves;    /* misses served by resizing a block */
     _Atomic uint64_t batch_flushes, batch_ranges, batch_bytes, batch_coalesced;
     _Atomic uint64_t batch_reused, batch_cancels, retained_reused;
     _Atomic uint64_t slab_decommits, large_inplace, large_mremaps;

@@ -83,6 +83,17 @@ static uint8_t set_huge(uintptr_t base, size_t map, size_t cap, uint8_t was)
     return want;
 }
 
+/* A user asked for `size` bytes of the block: they are likely to be
+ * resident from now on (bigcache.c prefers blocks that would fault
+ * nothing in for a request).  Not rounded up to the huge-page windows:
+ * a window marked after some of its pages were faulted in keeps small
+ * pages. */
+static void touch(hak_large_t *l, size_t size)
+{
+    if (l->touched < size)
+        l->touched = size;
+}
+
 static hak_large_t *map_block(size_t size, size_t align)
 {
     size_t cap = hak_large_capacity(size);
@@ -116,6 +127,8 @@ static void large_live(const hak_large_t *l, int sign)
     hak_stats_add(&hak_stats.large_live_mapped, sign * (int64_t)l->map_size, NULL);
 }
 
+static hak_large_t *fit_block(size_t size, size_t align);
+
 void *hak_large_alloc(size_t size, size_t align, bool zero, const void *site)
 {
     if (size > (size_t)PTRDIFF_MAX - 2 * HAK_SS_SIZE || align > ((size_t)1 << 40)) {
@@ -123,6 +136,8 @@ void *hak_large_alloc(size_t size, size_t align, bool zero, const void *site)
         return NULL;
     }
     hak_large_t *l = hak_bigcache_take(size, align, site);
+    if (l == NULL)
+        l = fit_block(size, align);
     if (l == NULL) {
         l = map_block(size, align);
         if (l == NULL) {
@@ -165,10 +180,12 @@ void *hak_large_alloc(size_t size, size_t align, bool zero, const void *site)
     if (l->dirty < l->capacity)
         l->dirty = l->capacity;
     l->size = size;
+    touch(l, size);
     l->site = site;
     l->magic = LARGE_LIVE ^ hak_secret;
     atomic_fetch_add_explicit(&hak_stats.large_allocs, 1, memory_order_relaxed);
     large_live(l, 1);
+    hak_bigcache_note_live();
     hak_elo_op();
     return (void *)l->user;
 }
@@ -207,6 +224,7 @@ bool hak_large_resize(hak_large_t *l, size_t size)
         return false;
     if (size <= l->capacity && size >= l->capacity / 2) {
         l->size = size;
+        touch(l, size);
         return true;
     }
     if (cap < l->capacity) {
@@ -226,22 +244,23 @@ bool hak_large_resize(hak_large_t *l, size_t size)
         l->dirty = cap;
     l->capacity = cap;
     l->size = size;
+    if (l->touched > l->dirty)
+        l->touched = l->dirty;
+    touch(l, size);
     large_live(l, 1);
     atomic_fetch_add_explicit(&hak_stats.large_inplace, 1, memory_order_relaxed);
     return true;
 }
 
-/* Grows a block past its mapping without copying: mremap in place if the
+/* Grows a block's mapping to `map` without copying: mremap in place if the
  * address space after it is free, else onto a fresh 2 MiB-aligned range.
- * NULL when neither works and the caller copies: mremap moves a single VMA,
- * and a block whose windows are marked differently (HAK_HUGE_MIXED) is two
- * that the kernel will not merge once both have pages. */
-void *hak_large_move(hak_large_t *l, size_t size)
+ * The pages move with it: none is faulted in again.  False when neither
+ * works: mremap moves a single VMA, and a block whose windows are marked
+ * differently (HAK_HUGE_MIXED) is two that the kernel will not merge once
+ * both have pages.  Updates the mapping, the registry and the mapped
+ * bytes; the caller sets the rest. */
+static bool remap(hak_large_t *l, size_t map)
 {
-    size_t cap = hak_large_capacity(size);
-    size_t map = round_up(cap, HAK_SS_SIZE);
-    if (size > (size_t)PTRDIFF_MAX - 2 * HAK_SS_SIZE || map <= l->map_size)
-        return NULL;
     uintptr_t old = l->user;
     size_t old_map = l->map_size;
     /* A tail given up by an earlier shrink may still be queued for
@@ -257,27 +276,21 @@ void *hak_large_move(hak_large_t *l, size_t size)
          * fail (max_map_count) are retried, not lost. */
         char *t = hak_os_reserve_aligned(map, HAK_SS_SIZE);
         if (t == NULL)
-            return NULL;
+            return false;
         p = hak_registry_prepare((uintptr_t)t, map)
             ? mremap((void *)old, old_map, map, MREMAP_MAYMOVE | MREMAP_FIXED, t)
             : MAP_FAILED;
         if (p == MAP_FAILED) {
             hak_os_unmap(t, map);
-            return NULL;
+            return false;
         }
         /* The block replaced the reservation: counted once, below. */
         hak_stats_add(&hak_stats.mapped, -(int64_t)map, NULL);
     }
     hak_stats_add(&hak_stats.mapped, (int64_t)(map - old_map), &hak_stats.mapped_peak);
     atomic_fetch_add_explicit(&hak_stats.large_mremaps, 1, memory_order_relaxed);
-    large_live(l, -1);
     l->user = (uintptr_t)p;
     l->map_size = map;
-    l->capacity = cap;
-    l->dirty = cap;
-    l->size = size;
-    large_live(l, 1);
-    l->huge = set_huge(l->user, map, cap, l->huge);
     bool ok = hak_registry_set(l->user, map, (uintptr_t)l | HAK_TAG_LARGE);
     hak_assert(ok);
     (void)ok;
@@ -286,7 +299,105 @@ void *hak_large_move(hak_large_t *l, size_t size)
          * of them (mremap never overlaps), so clear them all. */
         hak_registry_set(old, old_map, 0);
     }
-    return p;
+    return true;
+}
+
+/* realloc past the mapping. */
+void *hak_large_move(hak_large_t *l, size_t size)
+{
+    size_t cap = hak_large_capacity(size);
+    size_t map = round_up(cap, HAK_SS_SIZE);
+    if (size > (size_t)PTRDIFF_MAX - 2 * HAK_SS_SIZE || map <= l->map_size)
+        return NULL;
+    large_live(l, -1);
+    bool moved = remap(l, map);
+    if (moved) {
+        l->capacity = cap;
+        l->dirty = cap;
+        l->size = size;
+        l->huge = set_huge(l->user, map, cap, l->huge);
+        touch(l, size);
+    }
+    large_live(l, 1);
+    return moved ? (void *)l->user : NULL;
+}
+
+/* Cuts the windows from `keep` on off a cached block `l` being resized for
+ * a request: they become a cached block of their own (a whole number of
+ * windows, its capacity all of them), registered, with the pages `l` had
+ * there; NULL if there is no record for them (they stay with `l`). */
+static hak_large_t *split(hak_large_t *l, size_t keep)
+{
+    hak_large_t *r = rec_new();
+    if (r == NULL)
+        return NULL;
+    r->user = l->user + keep;
+    r->map_size = l->map_size - keep;
+    r->capacity = r->map_size;
+    r->dirty = l->dirty > keep ? l->dirty - keep : 0;
+    r->touched = l->touched > keep ? l->touched - keep : 0;
+    r->huge = l->huge;
+    if (l->huge == HAK_HUGE_MIXED) {
+        /* The windows marked are those huge_part gave the block's
+         * capacity (unless a hit grew it since: then a part that is not
+         * all of one kind says so wrongly, which costs the huge pages of
+         * a window, or a mremap that fails and is not used). */
+        size_t hp = huge_part(l->capacity);
+        r->huge = keep >= hp ? HAK_HUGE_NONE : HAK_HUGE_MIXED;
+        l->huge = keep <= hp ? HAK_HUGE_ALL : HAK_HUGE_MIXED;
+    }
+    r->site = NULL;
+    r->magic = LARGE_CACHED ^ hak_secret;
+    bool ok = hak_registry_set(r->user, r->map_size, (uintptr_t)r | HAK_TAG_LARGE);
+    hak_assert(ok);     /* the windows were registered already: nothing to allocate */
+    (void)ok;
+    l->map_size = keep;
+    if (l->dirty > keep)
+        l->dirty = keep;
+    if (l->touched > keep)
+        l->touched = keep;
+    if (l->capacity > keep)
+        l->capacity = keep;
+    atomic_fetch_add_explicit(&hak_stats.bc_splits, 1, memory_order_relaxed);
+    return r;
+}
+
+/* A miss in the request's classes: a cached block of another class,
+ * resized to the request, before a fresh mapping whose every page would
+ * fault in.  A bigger block keeps the windows the request needs and the
+ * rest is split off into the cache; a smaller one grows within its
+ * mapping, or by mremap, keeping its pages either way.  What the block
+ * then holds beyond the request's capacity is at most that capacity, and
+ * less than one 2 MiB window (bigcache.c chooses; see fit_cost). */
+static hak_large_t *fit_block(size_t size, size_t align)
+{
+    hak_large_t *l = hak_bigcache_take_fit(size, align);
+    if (l == NULL)
+        return NULL;
+    size_t cap = hak_large_capacity(size);
+    size_t need = round_up(cap, HAK_SS_SIZE);
+    if (l->tail_queued) {
+        /* The tail a shrink queued for decommit is the block's again,
+         * with whatever it still holds. */
+        hak_batch_cancel((void *)(l->user + l->capacity), l->map_size - l->capacity);
+        l->tail_queued = false;
+        l->dirty = l->map_size;
+    }
+    if (l->map_size > need) {
+        hak_large_t *r = split(l, need);
+        if (r != NULL && !hak_bigcache_put_piece(r))
+            hak_large_release(r);
+    } else if (l->map_size < need) {
+        if (!remap(l, need)) {
+            if (!hak_bigcache_put_piece(l))
+                hak_large_release(l);
+            return NULL;
+        }
+        atomic_fetch_add_explicit(&hak_stats.bc_fit_moves, 1, memory_order_relaxed);
+    }
+    l->capacity = cap;
+    l->huge = set_huge(l->user, l->map_size, cap, l->huge);
+    return l;
 }
 
 void hak_large_free(hak_large_t *l, const void *site)

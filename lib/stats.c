@@ -40,8 +40,9 @@ static void line(int fd, const char *name, uint64_t v)
     memcpy(buf, "  ", 2);
     memcpy(buf + 2, name, n);
     n += 2;
-    while (n < 28)
+    do
         buf[n++] = ' ';
+    while (n < 28);
     size_t k = hak_fmt_u64(num, v);
     memcpy(buf + n, num, k);
     n += k;
@@ -248,12 +249,16 @@ void hak_stats_report(int fd)
     line(fd, "hits (same site)", LOAD(bc_site_hits));
     line(fd, "hits (grown in place)", LOAD(bc_grown_hits));
     line(fd, "misses", LOAD(bc_misses));
+    line(fd, "misses resized", LOAD(bc_fits));
+    line(fd, "  windows split off", LOAD(bc_splits));
+    line(fd, "  grown by mremap", LOAD(bc_fit_moves));
     line(fd, "blocks kept", LOAD(bc_puts));
     line(fd, "blocks not kept", LOAD(bc_rejects));
     line(fd, "evicted (bytes bound)", LOAD(bc_evicted));
     line(fd, "evicted (decay)", LOAD(bc_decayed));
     line(fd, "bytes held", hak_bigcache_held());
     line(fd, "bytes held (peak)", LOAD(bc_bytes_peak));
+    line(fd, "bytes bound (now)", hak_bigcache_bound());
     line(fd, "large in-place resizes", LOAD(large_inplace));
     line(fd, "large mremaps", LOAD(large_mremaps));
     hak_write_str(fd, "batch\n");

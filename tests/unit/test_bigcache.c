@@ -1,7 +1,11 @@
 /* BigCache: freed large blocks stay mapped and serve the next allocation of
- * their class, preferring the same call site; bounded in bytes; decayed;
- * calloc of a recycled block is zero; realloc in place and by mremap. */
+ * their class, preferring the same call site; a miss resizes a block of
+ * another class (split, grown in its mapping or by mremap) before it maps
+ * anew; bounded in bytes, by a bound that follows the peak of the live
+ * large blocks; decayed; calloc of a recycled block is zero; realloc in
+ * place and by mremap. */
 #include "unit.h"
+#include <sys/mman.h>
 #include <unistd.h>
 
 #define KiB ((size_t)1 << 10)
@@ -17,12 +21,32 @@ static void bc_init(void)
     unit_init();
 }
 
-/* Frees a block that none of these tests' requests fits (8 MiB: whole
- * huge-page windows), so that the blocks freed before it leave the
- * thread's slot for their classes. */
-static void push_out_of_slot(void)
+/* A block that none of these tests' requests fits (8 MiB: whole huge-page
+ * windows), allocated before the blocks it is to push out of the thread's
+ * slot into their classes when it is freed (allocated after them, it
+ * could be one of them, grown by a miss).  Never written: it would serve
+ * a request only at more than twice the request's size. */
+static void *pusher_new(void)
 {
-    hak_free(hak_malloc(8 * MiB));
+    return hak_malloc(8 * MiB);
+}
+
+static void push_out_of_slot(void *pusher)
+{
+    hak_free(pusher);
+}
+
+/* Pages of [p, p + n) not resident. */
+static size_t not_resident(const void *p, size_t n)
+{
+    static unsigned char vec[(64 << 20) / 4096];
+    size_t pages = (n + 4095) / 4096;
+    ck_assert_uint_le(pages, sizeof vec);
+    ck_assert_int_eq(mincore((void *)p, pages * 4096, vec), 0);
+    size_t out = 0;
+    for (size_t i = 0; i < pages; i++)
+        out += !(vec[i] & 1);
+    return out;
 }
 
 static bool registered(void *p)
@@ -44,19 +68,166 @@ START_TEST(test_freed_block_serves_next_allocation_of_its_class)
 }
 END_TEST
 
-START_TEST(test_bigger_class_misses_and_maps_anew)
+/* A miss whose classes are empty takes a cached block of a smaller class
+ * that its mapping can hold, grown in place: its resident pages serve the
+ * request, with no new mapping and no madvise. */
+START_TEST(test_miss_grows_a_smaller_block_within_its_mapping)
 {
     bc_init();
     char *p = hak_malloc(1 * MiB);
-    hak_free(p);
-    push_out_of_slot();
+    memset(p, 0x3c, 1 * MiB);
+    hak_free(p);                                      /* in the slot, which does not fit */
     size_t held = hak_bigcache_held();
-    uint64_t misses = LOAD(bc_misses);
-    char *q = hak_malloc(1 * MiB + 1);
-    ck_assert_ptr_ne(q, p);
+    uint64_t misses = LOAD(bc_misses), fits = LOAD(bc_fits), maps = LOAD(map_calls);
+    uint64_t madv = LOAD(madvise_calls), reused = LOAD(batch_reused) + LOAD(retained_reused);
+    char *q = hak_malloc(1900 * KiB);                 /* class 2 MiB: three up */
+    ck_assert_ptr_eq(q, p);
     ck_assert_uint_eq(LOAD(bc_misses), misses + 1);
-    ck_assert_uint_eq(hak_bigcache_held(), held);
+    ck_assert_uint_eq(LOAD(bc_fits), fits + 1);
+    ck_assert_uint_eq(LOAD(map_calls), maps);
+    ck_assert_uint_eq(LOAD(madvise_calls), madv);
+    ck_assert_uint_eq(LOAD(batch_reused) + LOAD(retained_reused), reused);
+    ck_assert_uint_eq(not_resident(q, 1 * MiB), 0);   /* the pages it had */
+    ck_assert_uint_eq(hak_bigcache_held(), held - hak_large_capacity(1 * MiB));
+    ck_assert_uint_eq(hak_malloc_usable_size(q), hak_large_capacity(1900 * KiB));
+    memset(q, 0x5a, hak_malloc_usable_size(q));
     hak_free(q);
+}
+END_TEST
+
+/* With nothing cached that can serve it, a miss maps anew. */
+START_TEST(test_miss_with_nothing_usable_maps_anew)
+{
+    bc_init();
+    uint64_t fits = LOAD(bc_fits);
+    char *p = hak_malloc(1 * MiB + 1);
+    char *q = hak_malloc(3 * MiB);
+    ck_assert_ptr_ne(q, p);
+    ck_assert_uint_eq(LOAD(bc_fits), fits);
+    ck_assert_uint_eq(hak_bigcache_held(), 0);
+    hak_free(p);
+    hak_free(q);
+}
+END_TEST
+
+/* A miss that finds only a bigger block keeps the windows it needs and
+ * files the rest as a block of its own: both are served from the pages
+ * of the one mapping, and neither touches the other. */
+START_TEST(test_miss_splits_a_bigger_block)
+{
+    bc_init();
+    char *p = hak_malloc(8 * MiB);
+    memset(p, 0x11, 8 * MiB);
+    hak_free(p);
+    uint64_t splits = LOAD(bc_splits), maps = LOAD(map_calls), madv = LOAD(madvise_calls);
+    char *q = hak_malloc(1900 * KiB);
+    ck_assert_ptr_eq(q, p);
+    ck_assert_uint_eq(LOAD(bc_splits), splits + 1);
+    ck_assert_uint_eq(hak_bigcache_held(), 6 * MiB);
+    uintptr_t rest = (uintptr_t)p + 2 * MiB;
+    ck_assert(hak_large_is_cached(hak_registry[rest >> HAK_SS_SHIFT], (void *)rest));
+    char *r = hak_malloc(6 * MiB);                    /* the rest, its own class */
+    ck_assert_ptr_eq(r, (char *)rest);
+    ck_assert_uint_eq(LOAD(map_calls), maps);
+    ck_assert_uint_eq(LOAD(madvise_calls), madv);
+    ck_assert_uint_eq(not_resident(p, 8 * MiB), 0);
+    memset(q, 1, hak_malloc_usable_size(q));
+    memset(r, 2, hak_malloc_usable_size(r));
+    for (size_t i = 0; i < hak_malloc_usable_size(q); i += 4096)
+        ck_assert_uint_eq((unsigned char)q[i], 1);
+    ck_assert(registered(q) && registered(r));
+    hak_free(q);
+    hak_free(r);
+}
+END_TEST
+
+/* A miss beyond every cached mapping grows one by mremap: its pages move
+ * with it, contents and all, instead of being faulted in again. */
+START_TEST(test_miss_beyond_the_mappings_grows_a_block_by_mremap)
+{
+    bc_init();
+    unsigned char *p = hak_malloc(1 * MiB);
+    for (size_t i = 0; i < 1 * MiB; i += 4096)
+        p[i] = (unsigned char)(i / 4096 + 1);
+    hak_free(p);
+    uint64_t moves = LOAD(bc_fit_moves), mremaps = LOAD(large_mremaps), madv = LOAD(madvise_calls);
+    unsigned char *q = hak_malloc(3 * MiB);           /* a 4 MiB mapping */
+    ck_assert_ptr_nonnull(q);
+    ck_assert_uint_eq(LOAD(bc_fit_moves), moves + 1);
+    ck_assert_uint_eq(LOAD(large_mremaps), mremaps + 1);
+    ck_assert_uint_eq(LOAD(madvise_calls), madv);
+    ck_assert_uint_eq(hak_bigcache_held(), 0);
+    for (size_t i = 0; i < 1 * MiB; i += 4096)
+        ck_assert_uint_eq(q[i], (unsigned char)(i / 4096 + 1));
+    ck_assert(registered(q));
+    if (q != p)
+        ck_assert_uint_eq(hak_registry[(uintptr_t)p >> HAK_SS_SHIFT], 0);
+    memset(q, 3, 3 * MiB);
+    hak_free(q);
+}
+END_TEST
+
+/* A block is not resized for a request it would hold more than twice the
+ * memory of: a fresh mapping wastes less. */
+START_TEST(test_miss_does_not_take_a_block_twice_too_big)
+{
+    bc_init();
+    void *pusher = pusher_new();
+    char *p = hak_malloc(1536 * KiB);
+    memset(p, 1, 1536 * KiB);
+    hak_free(p);
+    push_out_of_slot(pusher);
+    uint64_t fits = LOAD(bc_fits);
+    char *q = hak_malloc(600 * KiB);                  /* 640 KiB; 896 KiB more resident */
+    ck_assert_ptr_ne(q, p);
+    ck_assert_uint_eq(LOAD(bc_fits), fits);
+    hak_free(q);
+}
+END_TEST
+
+START_TEST(test_calloc_of_resized_blocks_is_zero)
+{
+    bc_init();
+    size_t sizes[3][2] = { { 1 * MiB, 1900 * KiB },   /* grown in place */
+                           { 1 * MiB, 3 * MiB },      /* grown by mremap */
+                           { 8 * MiB, 1900 * KiB } }; /* split */
+    for (int k = 0; k < 3; k++) {
+        unsigned char *p = hak_malloc(sizes[k][0]);
+        memset(p, 0xab, hak_malloc_usable_size(p));
+        hak_free(p);
+        uint64_t fits = LOAD(bc_fits);
+        unsigned char *q = hak_calloc(1, sizes[k][1]);
+        ck_assert_uint_eq(LOAD(bc_fits), fits + 1);
+        for (size_t i = 0; i < sizes[k][1]; i += 64)
+            if (q[i] != 0)
+                ck_abort_msg("case %d: byte %zu of a resized calloc block is %#x", k, i, q[i]);
+        if (k == 2) {                                 /* and the rest split off */
+            unsigned char *r = hak_calloc(1, 6 * MiB);
+            ck_assert_ptr_eq(r, q + 2 * MiB);
+            for (size_t i = 0; i < 6 * MiB; i += 64)
+                if (r[i] != 0)
+                    ck_abort_msg("byte %zu of a split-off calloc block is %#x", i, r[i]);
+            hak_free(r);
+        }
+        hak_free(q);
+        hak_bigcache_decay(UINT64_MAX, 0);            /* nothing left for the next case */
+    }
+}
+END_TEST
+
+START_TEST(test_aligned_miss_gets_an_aligned_block)
+{
+    bc_init();
+    for (int i = 0; i < 4; i++) {
+        char *p[2] = { hak_malloc(1 * MiB), hak_malloc(1 * MiB) };
+        hak_free(p[0]);
+        hak_free(p[1]);
+        void *q = NULL;
+        ck_assert_int_eq(hak_posix_memalign(&q, 4 * MiB, 1900 * KiB), 0);
+        ck_assert_uint_eq((uintptr_t)q % (4 * MiB), 0);
+        memset(q, 4, 1900 * KiB);
+        hak_free(q);
+    }
 }
 END_TEST
 
@@ -89,16 +260,15 @@ START_TEST(test_thread_last_freed_block_is_not_taken_four_times_too_big)
 }
 END_TEST
 
-START_TEST(test_request_beyond_the_mapping_misses)
+START_TEST(test_request_beyond_the_mapping_misses_its_slot)
 {
     bc_init();
     char *p = hak_malloc(1 * MiB);
     hak_free(p);
-    uint64_t misses = LOAD(bc_misses);
+    uint64_t misses = LOAD(bc_misses), hits = LOAD(bc_hits);
     char *q = hak_malloc(2 * MiB + 1);
-    ck_assert_ptr_ne(q, p);
     ck_assert_uint_eq(LOAD(bc_misses), misses + 1);
-    ck_assert_uint_eq(hak_bigcache_held(), hak_large_capacity(1 * MiB));
+    ck_assert_uint_eq(LOAD(bc_hits), hits);
     hak_free(q);
 }
 END_TEST
@@ -125,14 +295,23 @@ END_TEST
 START_TEST(test_empty_class_takes_a_block_at_most_two_classes_up)
 {
     bc_init();
+    void *pusher = pusher_new();
     char *p = hak_malloc(1536 * KiB);               /* class 1.5 MiB */
     hak_free(p);
-    push_out_of_slot();
-    ck_assert_ptr_ne(hak_malloc(800 * KiB), p);      /* 896 KiB: three classes down */
+    push_out_of_slot(pusher);
+    uint64_t hits = LOAD(bc_hits);
     char *q = hak_malloc(1100 * KiB);                /* 1.25 MiB: two down */
     ck_assert_ptr_eq(q, p);
+    ck_assert_uint_eq(LOAD(bc_hits), hits + 1);
     ck_assert_uint_eq(hak_malloc_usable_size(q), 1536 * KiB);
     hak_free(q);
+    push_out_of_slot(pusher_new());                   /* a hit: the first pusher */
+    uint64_t misses = LOAD(bc_misses);
+    hits = LOAD(bc_hits);
+    char *m = hak_malloc(800 * KiB);                 /* 896 KiB: three classes down */
+    ck_assert_uint_eq(LOAD(bc_hits), hits);           /* a miss (then resized) */
+    ck_assert_uint_eq(LOAD(bc_misses), misses + 1);
+    hak_free(m);
 }
 END_TEST
 
@@ -156,6 +335,7 @@ END_TEST
 START_TEST(test_held_bytes_are_bounded_oldest_evicted_first)
 {
     setenv("HAKMEM_BIGCACHE_MAX", "4M", 1);
+    setenv("HAKMEM_BIGCACHE_PEAK", "0", 1);          /* the bound is 4M, whatever was live */
     bc_init();
     char *p[4];
     for (int i = 0; i < 4; i++)
@@ -167,6 +347,52 @@ START_TEST(test_held_bytes_are_bounded_oldest_evicted_first)
     ck_assert(!registered(p[0]) && !registered(p[1]));   /* released: forgotten */
     ck_assert_ptr_eq(hak_malloc(1536 * KiB), p[3]);
     ck_assert_ptr_eq(hak_malloc(1536 * KiB), p[2]);
+}
+END_TEST
+
+/* The bound is HAKMEM_BIGCACHE_MAX, or what the live large blocks fell
+ * below their peak when that is more: a program that frees what it held
+ * keeps it cached, to allocate it again.  Two decay periods after the
+ * peak the bound is back at HAKMEM_BIGCACHE_MAX, and the decay gives
+ * back everything, whatever the bound. */
+START_TEST(test_bound_follows_the_peak_of_live_blocks_and_comes_back_down)
+{
+    setenv("HAKMEM_BIGCACHE_MAX", "4M", 1);
+    setenv("HAKMEM_DECAY_MS", "200", 1);
+    bc_init();
+    enum { N = 12 };
+    char *p[N];
+    for (int i = 0; i < N; i++) {
+        p[i] = hak_malloc(1536 * KiB);
+        memset(p[i], i, 1536 * KiB);
+    }
+    ck_assert_uint_eq(hak_bigcache_bound(), 4 * MiB);     /* all of it live */
+    for (int i = 0; i < N; i++)
+        hak_free(p[i]);
+    ck_assert_uint_eq(LOAD(bc_evicted), 0);
+    ck_assert_uint_eq(hak_bigcache_held(), N * 1536 * KiB);
+    ck_assert_uint_eq(hak_bigcache_bound(), N * 1536 * KiB);
+    uint64_t maps = LOAD(map_calls);
+    for (int i = 0; i < N; i++)                           /* recycled: no mapping */
+        p[i] = hak_malloc(1536 * KiB);
+    ck_assert_uint_eq(LOAD(map_calls), maps);
+    ck_assert_uint_eq(hak_bigcache_held(), 0);
+    for (int i = 0; i < N; i++)
+        hak_free(p[i]);
+    usleep(450 * 1000);                                   /* two periods of 200 ms, quiet */
+    ck_assert_uint_eq(hak_bigcache_bound(), 4 * MiB);
+    hak_decay_run(hak_now_ms());
+    ck_assert_uint_eq(hak_bigcache_held(), 0);
+    ck_assert_uint_eq(LOAD(bc_decayed), N);
+    for (int i = 0; i < N; i++)
+        ck_assert(!registered(p[i]));
+    /* Blocks freed now are bounded by HAKMEM_BIGCACHE_MAX again. */
+    for (int i = 0; i < 4; i++)
+        p[i] = hak_malloc(1536 * KiB);
+    for (int i = 0; i < 4; i++)
+        hak_free(p[i]);
+    ck_assert_uint_le(hak_bigcache_held(), 6 * MiB);
+    ck_assert_uint_ge(hak_bigcache_bound(), 4 * MiB);
 }
 END_TEST
 
@@ -387,14 +613,14 @@ static Suite *suite(void)
     Suite *s = suite_create("bigcache");
     TCase *tc = tcase_create("cache");
     UNIT_TEST(tc, test_freed_block_serves_next_allocation_of_its_class);
-    UNIT_TEST(tc, test_bigger_class_misses_and_maps_anew);
     UNIT_TEST(tc, test_thread_last_freed_block_serves_any_request_that_fits_its_mapping);
     UNIT_TEST(tc, test_thread_last_freed_block_is_not_taken_four_times_too_big);
-    UNIT_TEST(tc, test_request_beyond_the_mapping_misses);
+    UNIT_TEST(tc, test_request_beyond_the_mapping_misses_its_slot);
     UNIT_TEST(tc, test_calloc_of_grown_block_is_zero_after_a_queued_shrink);
     UNIT_TEST(tc, test_empty_class_takes_a_block_at_most_two_classes_up);
     UNIT_TEST(tc, test_hit_prefers_block_allocated_by_same_site);
     UNIT_TEST(tc, test_held_bytes_are_bounded_oldest_evicted_first);
+    UNIT_TEST(tc, test_bound_follows_the_peak_of_live_blocks_and_comes_back_down);
     UNIT_TEST(tc, test_cached_blocks_decay_and_are_released);
     UNIT_TEST(tc, test_decay_thread_releases_while_program_is_idle);
     UNIT_TEST(tc, test_calloc_of_recycled_block_is_zero);
@@ -403,6 +629,15 @@ static Suite *suite(void)
     UNIT_TEST(tc, test_blocks_at_release_threshold_are_not_kept);
     UNIT_TEST(tc, test_aligned_request_reuses_cached_block);
     suite_add_tcase(s, tc);
+    TCase *tf = tcase_create("miss");
+    UNIT_TEST(tf, test_miss_grows_a_smaller_block_within_its_mapping);
+    UNIT_TEST(tf, test_miss_with_nothing_usable_maps_anew);
+    UNIT_TEST(tf, test_miss_splits_a_bigger_block);
+    UNIT_TEST(tf, test_miss_beyond_the_mappings_grows_a_block_by_mremap);
+    UNIT_TEST(tf, test_miss_does_not_take_a_block_twice_too_big);
+    UNIT_TEST(tf, test_calloc_of_resized_blocks_is_zero);
+    UNIT_TEST(tf, test_aligned_miss_gets_an_aligned_block);
+    suite_add_tcase(s, tf);
     TCase *tr = tcase_create("realloc");
     UNIT_TEST(tr, test_realloc_grows_in_place_within_its_mapping);
     UNIT_TEST(tr, test_realloc_shrinks_in_place_and_regrows);
