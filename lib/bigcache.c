@@ -109,9 +109,8 @@ static _Atomic(hak_large_t *) *my_recent(void)
     return &recent[s - 1];
 }
 
-static bool recent_fits(const hak_large_t *l, size_t size, size_t align)
+static bool recent_fits(const hak_large_t *l, size_t cap, size_t align)
 {
-    size_t cap = hak_large_capacity(size);
     return cap <= l->map_size && cap * 4 >= l->capacity &&
            cap >> HAK_SS_SHIFT == l->capacity >> HAK_SS_SHIFT &&
            (align <= HAK_SS_SIZE || (l->user & (align - 1)) == 0);
@@ -217,13 +216,13 @@ static hak_large_t *class_take(size_t size, size_t align, const void *site, unsi
 /* The thread's last freed block, unless a class block ranks above it:
  * its pages are in this core's caches, but a page fault costs more than
  * a cache miss on every line of the page. */
-hak_large_t *hak_bigcache_take(size_t size, size_t align, const void *site)
+hak_large_t *hak_bigcache_take(size_t size, size_t cap, size_t align, const void *site)
 {
     _Atomic(hak_large_t *) *slot = my_recent();
     hak_large_t *r = NULL, *l = NULL;
     if (atomic_load_explicit(slot, memory_order_relaxed) != NULL) {
         r = atomic_exchange_explicit(slot, NULL, memory_order_acquire);
-        if (r != NULL && !recent_fits(r, size, align)) {
+        if (r != NULL && !recent_fits(r, cap, align)) {
             recent_give(slot, r);
             r = NULL;
         }

@@ -400,7 +400,7 @@ void   hak_large_reset_lock(void);
 
 /* ---- bigcache.c ---- */
 #define HAK_BC_NCLASS 64                               /* (16 KiB, 1 GiB], 4 per power of two */
-hak_large_t *hak_bigcache_take(size_t size, size_t align, const void *site);
+hak_large_t *hak_bigcache_take(size_t size, size_t cap, size_t align, const void *site); /* cap: hak_large_capacity(size) */
 bool   hak_bigcache_put(hak_large_t *l);               /* false: not cached */
 bool   hak_bigcache_put_piece(hak_large_t *l);         /* split-off windows; false: not cached */
 hak_large_t *hak_bigcache_take_fit(size_t size, size_t align); /* a miss: another class's block */

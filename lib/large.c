@@ -127,7 +127,7 @@ static void large_live(const hak_large_t *l, int sign)
     hak_stats_add(&hak_stats.large_live_mapped, sign * (int64_t)l->map_size, NULL);
 }
 
-static hak_large_t *fit_block(size_t size, size_t align);
+static hak_large_t *fit_block(size_t size, size_t cap, size_t align);
 
 void *hak_large_alloc(size_t size, size_t align, bool zero, const void *site)
 {
@@ -135,9 +135,10 @@ void *hak_large_alloc(size_t size, size_t align, bool zero, const void *site)
         errno = ENOMEM;
         return NULL;
     }
-    hak_large_t *l = hak_bigcache_take(size, align, site);
+    size_t cap = hak_large_capacity(size);
+    hak_large_t *l = hak_bigcache_take(size, cap, align, site);
     if (l == NULL)
-        l = fit_block(size, align);
+        l = fit_block(size, cap, align);
     if (l == NULL) {
         l = map_block(size, align);
         if (l == NULL) {
@@ -163,7 +164,6 @@ void *hak_large_alloc(size_t size, size_t align, bool zero, const void *site)
     /* A thread's last freed block may be smaller than the request, within
      * its mapping (see bigcache.c); the pages it grows into are as clean
      * as `dirty` says. */
-    size_t cap = hak_large_capacity(size);
     if (l->capacity < cap) {
         if (l->tail_queued) {
             /* A shrink queued the tail for decommit: cancelled, it keeps
@@ -369,12 +369,11 @@ static hak_large_t *split(hak_large_t *l, size_t keep)
  * mapping, or by mremap, keeping its pages either way.  What the block
  * then holds beyond the request's capacity is at most that capacity, and
  * less than one 2 MiB window (bigcache.c chooses; see fit_cost). */
-static hak_large_t *fit_block(size_t size, size_t align)
+static hak_large_t *fit_block(size_t size, size_t cap, size_t align)
 {
     hak_large_t *l = hak_bigcache_take_fit(size, align);
     if (l == NULL)
         return NULL;
-    size_t cap = hak_large_capacity(size);
     size_t need = round_up(cap, HAK_SS_SIZE);
     if (l->tail_queued) {
         /* The tail a shrink queued for decommit is the block's again,
