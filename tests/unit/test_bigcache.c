@@ -5,6 +5,7 @@
  * large blocks; decayed; calloc of a recycled block is zero; realloc in
  * place and by mremap. */
 #include "unit.h"
+#include <pthread.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -92,6 +93,58 @@ START_TEST(test_miss_grows_a_smaller_block_within_its_mapping)
     ck_assert_uint_eq(hak_malloc_usable_size(q), hak_large_capacity(1900 * KiB));
     memset(q, 0x5a, hak_malloc_usable_size(q));
     hak_free(q);
+}
+END_TEST
+
+/* A thread's last freed block waits in its slot; once the thread is gone,
+ * a miss of another thread still finds it (the slots go to their classes). */
+static void *free_one_and_exit(void *arg)
+{
+    char *p = hak_malloc(1 * MiB);
+    memset(p, 0x6e, 1 * MiB);
+    hak_free(p);
+    *(char **)arg = p;
+    return NULL;
+}
+
+START_TEST(test_miss_finds_the_block_of_an_exited_thread)
+{
+    bc_init();
+    char *p = NULL;
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, free_one_and_exit, &p), 0);
+    ck_assert_int_eq(pthread_join(t, NULL), 0);
+    ck_assert_uint_eq(hak_bigcache_held(), hak_large_capacity(1 * MiB));
+    uint64_t fits = LOAD(bc_fits), maps = LOAD(map_calls);
+    char *q = hak_malloc(1900 * KiB);
+    ck_assert_ptr_eq(q, p);
+    ck_assert_uint_eq(LOAD(bc_fits), fits + 1);
+    ck_assert_uint_eq(LOAD(map_calls), maps);
+    ck_assert_uint_eq(not_resident(q, 1 * MiB), 0);
+    hak_free(q);
+}
+END_TEST
+
+/* Of two blocks of the class, the one whose earlier user asked for as
+ * much as the request serves it, though the other is newer: its pages are
+ * all resident. */
+START_TEST(test_hit_prefers_a_block_whose_pages_cover_the_request)
+{
+    bc_init();
+    void *pusher = pusher_new();
+    char *a = hak_malloc(2000 * KiB), *b = hak_malloc(1800 * KiB);   /* both class 2 MiB */
+    memset(a, 1, 2000 * KiB);
+    memset(b, 2, 1800 * KiB);
+    hak_free(a);
+    hak_free(b);                                      /* newest */
+    push_out_of_slot(pusher);
+    char *q = hak_malloc(1950 * KiB);
+    ck_assert_ptr_eq(q, a);
+    ck_assert_uint_eq(not_resident(q, 1950 * KiB), 0);
+    char *r = hak_malloc(1750 * KiB);                 /* b covers this one */
+    ck_assert_ptr_eq(r, b);
+    hak_free(q);
+    hak_free(r);
 }
 END_TEST
 
@@ -619,6 +672,7 @@ static Suite *suite(void)
     UNIT_TEST(tc, test_calloc_of_grown_block_is_zero_after_a_queued_shrink);
     UNIT_TEST(tc, test_empty_class_takes_a_block_at_most_two_classes_up);
     UNIT_TEST(tc, test_hit_prefers_block_allocated_by_same_site);
+    UNIT_TEST(tc, test_hit_prefers_a_block_whose_pages_cover_the_request);
     UNIT_TEST(tc, test_held_bytes_are_bounded_oldest_evicted_first);
     UNIT_TEST(tc, test_bound_follows_the_peak_of_live_blocks_and_comes_back_down);
     UNIT_TEST(tc, test_cached_blocks_decay_and_are_released);
@@ -632,6 +686,7 @@ static Suite *suite(void)
     TCase *tf = tcase_create("miss");
     UNIT_TEST(tf, test_miss_grows_a_smaller_block_within_its_mapping);
     UNIT_TEST(tf, test_miss_with_nothing_usable_maps_anew);
+    UNIT_TEST(tf, test_miss_finds_the_block_of_an_exited_thread);
     UNIT_TEST(tf, test_miss_splits_a_bigger_block);
     UNIT_TEST(tf, test_miss_beyond_the_mappings_grows_a_block_by_mremap);
     UNIT_TEST(tf, test_miss_does_not_take_a_block_twice_too_big);
