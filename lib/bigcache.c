@@ -8,7 +8,12 @@
  * Within a class the newest block comes first (its pages are warm), but a
  * block that was allocated by the same call site is preferred: the site is
  * a label for what the block is for, and a block recycled for the same
- * purpose is the likeliest to have the right pages resident.
+ * purpose is the likeliest to have the right pages resident.  Above both
+ * comes a block whose earlier users asked for at least as much as the
+ * request (`touched`): its pages are resident, another's would fault in,
+ * 4 KiB at a time, where the program touches them (rank).  Such a block
+ * is looked for in all three classes before one that does not cover the
+ * request is taken from the first.
  *
  * In front of the classes, each thread's slot holds the block that thread
  * freed last.  Its pages are the likeliest to be in this core's caches, and
@@ -17,9 +22,11 @@
  * the new block at cache speed instead of memory speed — 1.25x the
  * throughput of larson's large profile.  So the slot serves any request
  * that fits the block's mapping, up to four times smaller than its
- * capacity and with the same whole huge-page windows (no madvise on reuse);
- * the site preference still ranks first.  Slots are atomic pointers, taken
- * and given by exchange; threads beyond RECENT_SLOTS share them.
+ * capacity and with the same whole huge-page windows (no madvise on reuse),
+ * unless a class block ranks above it.  Slots are atomic pointers, taken
+ * and given by exchange; threads beyond RECENT_SLOTS share them.  A miss
+ * files every slot's block in its class, where it can be found: a slot's
+ * thread may have exited.
  *
  * A request that finds nothing in its classes (a miss) is still served
  * from the cache when a block of another class can be made to fit it
