@@ -4,10 +4,15 @@
  * batch are all held for at most HAKMEM_DECAY_MS.  Decay is applied on the
  * allocator's slow paths (a coarse clock read, rate-limited) and, so that a
  * program that goes idle also gets its memory back, by a background thread
- * (option).  The thread starts only once enough is held, sleeps without
- * a timeout while nothing is, and is never started with a hakmem lock held:
- * pthread_create may call malloc.  Its signals are blocked, so it never
- * takes a signal meant for the program. */
+ * (option).  The thread starts only once enough is at stake, sleeps
+ * without a timeout while nothing is held, and is started only by an
+ * allocation's slow path: never with a hakmem lock held (pthread_create
+ * may call malloc), never from a free (glibc frees a dead thread's TLS
+ * holding the lock pthread_create takes).  Frees are what fill the caches,
+ * so an allocation starts it ahead of them, once hakmem has mapped enough
+ * for a burst of frees to matter (twice HAKMEM_BATCH_BYTES); a free only
+ * wakes it.  Its signals are blocked, so it never takes a signal meant for
+ * the program. */
 #include "internal.h"
 
 #include <signal.h>
@@ -132,9 +137,12 @@ void hak_decay_wake(size_t held)
 
 void hak_decay_start_pending(void)
 {
-    int s = T_WANTED;
-    if (likely(atomic_load_explicit(&tstate, memory_order_relaxed) != T_WANTED) ||
-        !atomic_compare_exchange_strong(&tstate, &s, T_STARTING))
+    int s = atomic_load_explicit(&tstate, memory_order_relaxed);
+    if (likely(s != T_WANTED) &&
+        (s != T_NONE || !hak_opt.decay_thread ||
+         atomic_load_explicit(&hak_stats.mapped, memory_order_relaxed) < 2 * (uint64_t)hak_opt.batch_bytes))
+        return;
+    if (!atomic_compare_exchange_strong(&tstate, &s, T_STARTING))
         return;
     sigset_t all, old;
     sigfillset(&all);
@@ -150,6 +158,8 @@ void hak_decay_start_pending(void)
     pthread_attr_destroy(&attr);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
+
+bool hak_decay_thread_wanted(void) { return atomic_load(&tstate) == T_WANTED; }
 
 void hak_decay_lock(void)   { pthread_mutex_lock(&decay_lock); }
 void hak_decay_unlock(void) { pthread_mutex_unlock(&decay_lock); }

@@ -91,11 +91,16 @@ static void *alloc_class(unsigned c)
     return p;
 }
 
-/* Slow paths give cached memory back now and then, and start the decay
- * thread when it was asked for; both at a point where no lock is held.
- * Slab blocks take the slow path often (mid sizes at every malloc, frees
- * at spills and remote frees), and reading the clock costs more than
- * their pop or push: they look at it every 16th time only. */
+/* Slow paths give cached memory back now and then, and allocations start
+ * the decay thread when it was asked for, at a point where no hakmem lock
+ * is held.  Frees never start it: glibc frees a dead detached thread's
+ * TLS from __nptl_free_stacks holding dl_stack_cache_lock, which
+ * pthread_create takes, and a start there deadlocked that thread and then
+ * every thread that created another (bench/larson_sized under the build
+ * before this rule).  Slab blocks take the slow path often (frees at
+ * spills and remote frees, mallocs at refills), and reading the clock
+ * costs more than their pop or push: they look at it every 16th time
+ * only. */
 static inline void slow_path_done(void)
 {
     hak_decay_tick();
@@ -104,13 +109,20 @@ static inline void slow_path_done(void)
 
 static __thread unsigned slow_slab_ops __attribute__((tls_model("initial-exec")));
 
-/* Out of line: its callers then need no stack frame of their own. */
+/* Out of line: their callers then need no stack frame of their own. */
 static __attribute__((noinline)) void slab_slow_path_tick(void) { slow_path_done(); }
+static __attribute__((noinline)) void slab_free_tick(void) { hak_decay_tick(); }
 
 static inline void slab_slow_path_done(void)
 {
     if (unlikely((++slow_slab_ops & 15) == 0))
         slab_slow_path_tick();
+}
+
+static inline void slab_free_path_done(void)
+{
+    if (unlikely((++slow_slab_ops & 15) == 0))
+        slab_free_tick();
 }
 
 static HAK_NOINLINE void *alloc_slow(size_t size, const void *site)
@@ -164,7 +176,7 @@ HAK_NOINLINE void *hak_alloc_slow_caller(size_t size)
  * come from the fast path, which has looked them up already. */
 void hak_free_span_slow(void *p, hak_span_t *s, hak_heap_t *h)
 {
-    slab_slow_path_done();              /* first: the free is then a tail call */
+    slab_free_path_done();              /* first: the free is then a tail call */
     hak_tiny_free_slow(p, s, h);
 }
 
@@ -187,7 +199,7 @@ void hak_free_slow(void *p)
     }
     HAK_COUNT(free_large);
     hak_large_free(l, NULL);
-    slow_path_done();
+    hak_decay_tick();                   /* a free: no thread start (above) */
 }
 
 /* A sized delete whose size does not name the block's class (or is not

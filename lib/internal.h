@@ -461,7 +461,8 @@ void   hak_decay_tick(void);                           /* slow paths: maybe give
 void   hak_decay_run(uint64_t now_ms);                 /* give back what is older than decay */
 bool   hak_decay_trim(void);                           /* give back everything cached, now */
 void   hak_decay_wake(size_t held);                    /* bytes held by a layer: start the clock */
-void   hak_decay_start_pending(void);                  /* no lock held: may start the thread */
+void   hak_decay_start_pending(void);                  /* no lock held, not a free: may start the thread */
+bool   hak_decay_thread_wanted(void);                  /* asked for, not started yet */
 void   hak_decay_lock(void);
 void   hak_decay_unlock(void);
 void   hak_decay_fork_child(void);
