@@ -136,10 +136,11 @@ START_TEST(test_blocks_are_16_byte_aligned_and_distinct)
 }
 END_TEST
 
+/* Frees arg in a thread of its own; returns that thread's heap. */
 static void *remote_free_worker(void *arg)
 {
     hak_free(arg);
-    return NULL;
+    return hak_tls_heap;
 }
 
 START_TEST(test_cross_thread_free_lands_on_remote_queue)
@@ -378,12 +379,6 @@ END_TEST
 /* A thread that only frees gets a heap of its own at its first cross-
  * thread free, so that it can hold runs; heaps of exited threads are
  * reused by the threads that come after them. */
-static void *free_one(void *arg)
-{
-    hak_free(arg);
-    return hak_tls_heap;
-}
-
 START_TEST(test_a_thread_that_only_frees_gets_a_heap_and_heaps_are_reused)
 {
     unit_init();
@@ -391,7 +386,7 @@ START_TEST(test_a_thread_that_only_frees_gets_a_heap_and_heaps_are_reused)
     for (int i = 0; i < 20; i++) {
         pthread_t t;
         void *h;
-        pthread_create(&t, NULL, free_one, hak_malloc(48));
+        pthread_create(&t, NULL, remote_free_worker, hak_malloc(48));
         pthread_join(t, &h);
         ck_assert_ptr_ne(h, &hak_heap_empty);
         ck_assert_uint_eq(((hak_heap_t *)h)->kind, HAK_HEAP_THREAD);
@@ -399,6 +394,36 @@ START_TEST(test_a_thread_that_only_frees_gets_a_heap_and_heaps_are_reused)
             first = h;
         ck_assert_ptr_eq(h, first);            /* the one heap, retired and taken again */
     }
+}
+END_TEST
+
+/* glibc frees a dead detached thread's TLS holding the lock that
+ * pthread_create takes: a free that started the decay thread deadlocked.
+ * Frees leave the start to the next allocation's slow path. */
+static void *alloc_blocks(void *arg)
+{
+    void **v = arg;
+    for (int i = 0; i < 256; i++)
+        v[i] = hak_malloc(48);
+    return NULL;
+}
+
+START_TEST(test_frees_never_start_the_decay_thread_allocations_do)
+{
+    unit_init();
+    if (!hak_opt.decay_thread)
+        return;
+    void *v[256];
+    pthread_t t;
+    pthread_create(&t, NULL, alloc_blocks, v);
+    pthread_join(t, NULL);
+    hak_decay_wake(SIZE_MAX);                 /* a layer holds enough: wanted */
+    ck_assert(hak_decay_thread_wanted());
+    for (int i = 0; i < 256; i++)
+        hak_free(v[i]);                       /* orphans' blocks: every one a slow path */
+    ck_assert(hak_decay_thread_wanted());
+    hak_free(hak_malloc(1 << 20));           /* a large malloc: always a slow path */
+    ck_assert(!hak_decay_thread_wanted());
 }
 END_TEST
 
@@ -747,6 +772,7 @@ static Suite *suite(void)
     UNIT_TEST(tc, test_a_free_into_a_full_span_notifies_its_owner);
     UNIT_TEST(tc, test_producer_reuses_remotely_freed_blocks_before_carving_more);
     UNIT_TEST(tc, test_a_thread_that_only_frees_gets_a_heap_and_heaps_are_reused);
+    UNIT_TEST(tc, test_frees_never_start_the_decay_thread_allocations_do);
     UNIT_TEST(tc, test_exited_thread_spans_are_orphaned_and_freed_into_remotely);
     UNIT_TEST(tc, test_orphan_is_adopted_by_a_refill_of_its_class);
     UNIT_TEST(tc, test_fully_freed_orphan_is_released_by_the_decay);
