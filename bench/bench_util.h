@@ -98,25 +98,12 @@ static inline unsigned char bench_pat_small(uint64_t tag, size_t i)
     return (unsigned char)((tag >> ((i & 7) * 8)) ^ (i * 0x3b) ^ 0x5a);
 }
 
-static inline void bench_fill(void *p, size_t n, uint64_t tag)
-{
-    unsigned char *c = (unsigned char *)p;
-    if (n < 16) {
-        for (size_t i = 0; i < n; i++)
-            c[i] = bench_pat_small(tag, i);
-        return;
-    }
-    uint64_t inv = ~tag;
-    memcpy(c, &tag, 8);
-    memset(c + 8, bench_pat_byte(tag), n - 16);
-    memcpy(c + n - 8, &inv, 8);
-}
-
-/* A lighter mark, for the benchmarks that model programs which write a few
- * bytes of what they allocate (Larson's server writes two): the first and
- * last words (below 16 bytes, every byte).  It still catches a block handed
- * out twice, or overlapping another, at its free, without making the
- * benchmark's own memset and memcmp most of what it measures. */
+/* The mark: the first and last words of a block (below 16 bytes, every
+ * byte).  The benchmarks that model programs which write a few bytes of
+ * what they allocate (Larson's server writes two, rptest four) use it
+ * alone: it still catches a block handed out twice, or overlapping
+ * another, at its free, without making the benchmark's own memset and
+ * memcmp most of what it measures.  The others fill the rest too. */
 static inline void bench_mark(void *p, size_t n, uint64_t tag)
 {
     unsigned char *c = (unsigned char *)p;
@@ -145,20 +132,18 @@ static inline int bench_mark_ok(const void *p, size_t n, uint64_t tag)
     return head == tag && tail == ~tag;
 }
 
+static inline void bench_fill(void *p, size_t n, uint64_t tag)
+{
+    bench_mark(p, n, tag);
+    if (n > 16)
+        memset((unsigned char *)p + 8, bench_pat_byte(tag), n - 16);
+}
+
 /* Returns 1 when the block still holds the pattern bench_fill wrote. */
 static inline int bench_check(const void *p, size_t n, uint64_t tag)
 {
     const unsigned char *c = (const unsigned char *)p;
-    if (n < 16) {
-        for (size_t i = 0; i < n; i++)
-            if (c[i] != bench_pat_small(tag, i))
-                return 0;
-        return 1;
-    }
-    uint64_t head, tail;
-    memcpy(&head, c, 8);
-    memcpy(&tail, c + n - 8, 8);
-    if (head != tag || tail != ~tag)
+    if (!bench_mark_ok(p, n, tag))
         return 0;
     if (n > 16) {
         if (c[8] != bench_pat_byte(tag))
