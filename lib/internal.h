@@ -184,10 +184,11 @@ typedef struct {
 } hak_counters_t;
 #endif
 
-/* Cross-thread frees that a thread holds back, a run of blocks of one span
- * per tiny class, to push each run with one CAS instead of one per block
- * (tiny.c): fewer atomics on lines the owner and other freeing threads
- * write too.  A thread freeing another's blocks mostly frees runs of one
+/* Cross-thread frees into full spans that a thread holds back, a run of
+ * blocks of one span per tiny class, to push each run with one CAS
+ * instead of one per block (tiny.c): fewer atomics on lines the owner and
+ * other freeing threads write too, while the owner, which does not
+ * allocate from a full span, loses nothing by waiting.  A thread freeing another's blocks mostly frees runs of one
  * span per class (the producer's current span), so a slot per class
  * keeps runs long where one hashed table of a few slots kept breaking
  * them.  What a thread holds is bounded (a run is at most

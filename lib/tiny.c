@@ -427,18 +427,23 @@ static HAK_NOINLINE void run_restart(hak_heap_t *h, hak_remote_run_t *r, hak_spa
     h->runs_held++;
 }
 
-/* A cross-thread free by a thread with a heap joins the run of its
- * class's slot; a run of another span there, or a full run, goes out
- * first.  The block is tagged at once, so a second free of it is caught
- * while it waits here too.  Pushed at once: mid blocks, and blocks of
- * orphans (whose memory should go back as soon as the last one is freed,
- * at the next decay).  Every call here is a tail call: the append, the
- * common case, needs no saved registers. */
+/* A cross-thread free by a thread with a heap, into a span on its owner's
+ * full list, joins the run of its class's slot; a run of another span
+ * there, or a full run, goes out first.  The block is tagged at once, so
+ * a second free of it is caught while it waits here too.  Pushed at once:
+ * blocks of spans the owner allocates from (it would have to map or carve
+ * more while they wait: bench/prodcons, whose bounded ring keeps the
+ * producer's spans partly used, fell into its slow mode in 5 of 7 runs
+ * when those were held too, in 0 of 7 when not), mid blocks, and blocks
+ * of orphans (whose memory should go back as soon as the last one is
+ * freed, at the next decay).  Every call here is a tail call: the append,
+ * the common case, needs no saved registers. */
 static inline void remote_hold(hak_heap_t *h, hak_span_t *s, void *p)
 {
     ((void **)p)[1] = (void *)hak_free_tag;
     unsigned c = s->cls;
-    if (unlikely(c >= HAK_NTINY || atomic_load_explicit(&s->owner, memory_order_relaxed) == NULL)) {
+    if (unlikely(c >= HAK_NTINY || atomic_load_explicit(&s->list, memory_order_relaxed) != HAK_LIST_FULL ||
+                 atomic_load_explicit(&s->owner, memory_order_relaxed) == NULL)) {
         remote_push_run(s, p, p, 1);
         return;
     }

@@ -222,14 +222,28 @@ START_TEST(test_empty_cache_takes_a_remote_queue_whole)
 }
 END_TEST
 
-/* A thread freeing another thread's blocks holds them, a run per span, and
- * pushes each run with one CAS: at a full run, at its next refill, at
- * exit. */
+/* A thread freeing another thread's blocks of a full span holds them, a
+ * run per span, and pushes each run with one CAS: at a full run, at its
+ * next refill, at exit.  Blocks of a span the owner still allocates from
+ * go at once. */
 static struct {
     pthread_barrier_t turn;
     void *blocks[8];
     unsigned held;
 } runs;
+
+/* Allocates 48 B blocks until the span of the first is full and the cache
+ * empty; the first 8 go to runs.blocks, the others to `rest`. */
+static unsigned fill_a_span_of_48(void **rest, unsigned max)
+{
+    unsigned c = hak_size_class(48), n = 0;
+    for (unsigned i = 0; i < 8; i++)
+        runs.blocks[i] = hak_malloc(48);
+    hak_span_t *s = hak_span_of((uintptr_t)runs.blocks[0]);
+    while ((!hak_span_exhausted(s) || hak_sll_count(&hak_tls_heap->sll[c]) > 0) && n < max)
+        rest[n++] = hak_malloc(48);
+    return n;
+}
 
 static void *free_and_wait(void *arg)
 {
@@ -245,9 +259,10 @@ static void *free_and_wait(void *arg)
 START_TEST(test_cross_thread_frees_go_out_a_run_at_a_time)
 {
     unit_init();
-    for (unsigned i = 0; i < 8; i++)
-        runs.blocks[i] = hak_malloc(48);
+    static void *rest[4096];
+    unsigned nrest = fill_a_span_of_48(rest, 4096);
     hak_span_t *s = hak_span_of((uintptr_t)runs.blocks[0]);
+    ck_assert_uint_eq(s->list, HAK_LIST_FULL);
     for (unsigned i = 1; i < 8; i++)
         ck_assert_ptr_eq(hak_span_of((uintptr_t)runs.blocks[i]), s);
     pthread_barrier_init(&runs.turn, NULL, 2);
@@ -265,6 +280,33 @@ START_TEST(test_cross_thread_frees_go_out_a_run_at_a_time)
     ck_assert_ptr_eq(hak_remote_top(w), runs.blocks[7]);
     ck_assert_uint_eq(hak_span_drain_remote(s), 8);
     ck_assert_uint_eq(s->used, used - 8);
+    for (unsigned i = 0; i < nrest; i++)
+        hak_free(rest[i]);
+}
+END_TEST
+
+static void *free_one_and_wait(void *arg)
+{
+    hak_free(arg);
+    pthread_barrier_wait(&runs.turn);         /* the main thread looks */
+    pthread_barrier_wait(&runs.turn);
+    return NULL;
+}
+
+START_TEST(test_cross_thread_frees_into_a_span_in_use_go_at_once)
+{
+    unit_init();
+    void *p = hak_malloc(48);
+    hak_span_t *s = hak_span_of((uintptr_t)p);
+    ck_assert_uint_eq(s->list, HAK_LIST_AVAIL);
+    pthread_barrier_init(&runs.turn, NULL, 2);
+    pthread_t t;
+    pthread_create(&t, NULL, free_one_and_wait, p);
+    pthread_barrier_wait(&runs.turn);
+    ck_assert_uint_eq(hak_remote_count(atomic_load(&s->remote)), 1);   /* while its thread lives */
+    pthread_barrier_wait(&runs.turn);
+    pthread_join(t, NULL);
+    pthread_barrier_destroy(&runs.turn);
 }
 END_TEST
 
@@ -769,6 +811,7 @@ static Suite *suite(void)
     UNIT_TEST(tc, test_cross_thread_free_lands_on_remote_queue);
     UNIT_TEST(tc, test_empty_cache_takes_a_remote_queue_whole);
     UNIT_TEST(tc, test_cross_thread_frees_go_out_a_run_at_a_time);
+    UNIT_TEST(tc, test_cross_thread_frees_into_a_span_in_use_go_at_once);
     UNIT_TEST(tc, test_a_free_into_a_full_span_notifies_its_owner);
     UNIT_TEST(tc, test_producer_reuses_remotely_freed_blocks_before_carving_more);
     UNIT_TEST(tc, test_a_thread_that_only_frees_gets_a_heap_and_heaps_are_reused);
