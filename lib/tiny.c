@@ -11,12 +11,13 @@
  * class -> spans with remote frees of an idle thread's heap
  * (hak_heap_steal) -> a new span (superslab.c).
  *
- * A cross-thread free is held by the freeing thread in a run of its
- * span's blocks (hak_remote_run_t) and pushed a run at a time; the first
- * free into a full span notifies its owner.  So a consumer of another
- * thread's blocks costs one CAS per run, and the producer finds what came
- * back before it maps more: memory outstanding stays near what the
- * program holds.
+ * A cross-thread free into a full span is held by the freeing thread in a
+ * run of that span's blocks (hak_remote_run_t) and pushed a run at a
+ * time, and the first one notifies the span's owner; frees into spans the
+ * owner allocates from go at once.  So a consumer of another thread's
+ * blocks costs one CAS per run, and the producer finds what came back
+ * before it maps more: memory outstanding stays near what the program
+ * holds.
  * Orphans are adopted before new memory is mapped, so that threads that
  * come and go (Larson) reuse what their predecessors left behind; orphans
  * whose blocks have all been freed go back to their SuperSlab at decay. */
