@@ -439,36 +439,6 @@ START_TEST(test_a_thread_that_only_frees_gets_a_heap_and_heaps_are_reused)
 }
 END_TEST
 
-/* glibc frees a dead detached thread's TLS holding the lock that
- * pthread_create takes: a free that started the decay thread deadlocked.
- * Frees leave the start to the next allocation's slow path. */
-static void *alloc_blocks(void *arg)
-{
-    void **v = arg;
-    for (int i = 0; i < 256; i++)
-        v[i] = hak_malloc(48);
-    return NULL;
-}
-
-START_TEST(test_frees_never_start_the_decay_thread_allocations_do)
-{
-    unit_init();
-    if (!hak_opt.decay_thread)
-        return;
-    void *v[256];
-    pthread_t t;
-    pthread_create(&t, NULL, alloc_blocks, v);
-    pthread_join(t, NULL);
-    hak_decay_wake(SIZE_MAX);                 /* a layer holds enough: wanted */
-    ck_assert(hak_decay_thread_wanted());
-    for (int i = 0; i < 256; i++)
-        hak_free(v[i]);                       /* orphans' blocks: every one a slow path */
-    ck_assert(hak_decay_thread_wanted());
-    hak_free(hak_malloc(1 << 20));           /* a large malloc: always a slow path */
-    ck_assert(!hak_decay_thread_wanted());
-}
-END_TEST
-
 static void *alloc_and_exit(void *arg)
 {
     void **out = arg;
@@ -485,6 +455,26 @@ static hak_span_t *orphaned_blocks(void **blocks)
     pthread_join(t, NULL);
     return hak_span_of((uintptr_t)blocks[0]);
 }
+
+/* glibc frees a dead detached thread's TLS holding the lock that
+ * pthread_create takes: a free that started the decay thread deadlocked.
+ * Frees leave the start to the next allocation's slow path. */
+START_TEST(test_frees_never_start_the_decay_thread_allocations_do)
+{
+    unit_init();
+    if (!hak_opt.decay_thread)
+        return;
+    void *v[100];
+    orphaned_blocks(v);
+    hak_decay_wake(SIZE_MAX);                 /* a layer holds enough: wanted */
+    ck_assert(hak_decay_thread_wanted());
+    for (int i = 0; i < 100; i++)
+        hak_free(v[i]);                       /* orphans' blocks: every one a slow path */
+    ck_assert(hak_decay_thread_wanted());
+    hak_free(hak_malloc(1 << 20));           /* a large malloc: always a slow path */
+    ck_assert(!hak_decay_thread_wanted());
+}
+END_TEST
 
 START_TEST(test_exited_thread_spans_are_orphaned_and_freed_into_remotely)
 {
