@@ -5,7 +5,8 @@
 
 bench_programs = bench/larson bench/scenarios bench/random_mixed bench/prodcons \
 	bench/memreturn bench/elo_workloads bench/instr \
-	bench/handoff bench/thread_churn bench/mstress bench/exchange bench/larson_sized
+	bench/handoff bench/thread_churn bench/mstress bench/exchange bench/larson_sized \
+	bench/large_loop bench/live_blocks
 noinst_PROGRAMS += $(bench_programs)
 bench_cflags = $(AM_CFLAGS) $(PTHREAD_CFLAGS)
 
@@ -53,6 +54,14 @@ bench_larson_sized_SOURCES = bench/larson_sized.cc bench/bench_util.h
 bench_larson_sized_CXXFLAGS = -std=gnu++17 -Wall -Wextra -Wno-unused-parameter \
 	-fsized-deallocation $(PTHREAD_CFLAGS) $(SANITIZER_FLAGS)
 bench_larson_sized_LDADD = $(PTHREAD_LIBS)
+
+# Large blocks: one at a time in a loop, and a working set of big buffers
+# (C++, value-initialised like std::make_unique<char[]>).
+bench_large_loop_SOURCES = bench/large_loop.c bench/bench_util.h
+bench_large_loop_CFLAGS = $(bench_cflags)
+
+bench_live_blocks_SOURCES = bench/live_blocks.cc bench/bench_util.h
+bench_live_blocks_CXXFLAGS = -std=gnu++17 -Wall -Wextra $(SANITIZER_FLAGS)
 
 # bench/instr.sh counts instructions per malloc+free pair under callgrind.
 bench_instr_SOURCES = bench/instr.c bench/bench_util.h

@@ -256,13 +256,16 @@ hak_large_t *hak_bigcache_take(size_t size, size_t cap, size_t align, const void
 
 /* The bytes the cache may hold: HAKMEM_BIGCACHE_MAX, or, when more, what
  * the program's live large blocks (their capacity) have fallen short of
- * their peak of the last one to two decay times, up to
- * HAKMEM_BIGCACHE_PEAK.  A program with hundreds of MiB of large blocks
+ * their peak of the last one to two decay times, or HAKMEM_BIGCACHE_LIVE
+ * percent of what is live, up to HAKMEM_BIGCACHE_PEAK.  A program with hundreds of MiB of large blocks
  * frees them by the dozen and allocates as many again, of other sizes:
  * a fixed bound below what it frees evicts blocks it is about to want,
  * and each comes back as a fresh mapping faulted in page by page.  Under
  * this bound its large blocks, live and cached together, never take
- * more than at their peak (or than live plus HAKMEM_BIGCACHE_MAX).  The
+ * more than at their peak (or than live plus HAKMEM_BIGCACHE_MAX, or the
+ * live share): a program that keeps its live total level, replacing
+ * blocks by others of new sizes, needs that share to find a block that
+ * fits the next request among what it freed.  The
  * peak is kept for the decay period it was seen in and the next, so the
  * bound comes back down once the program has held less for that long;
  * what an idle program keeps goes back with the decay, whatever the
@@ -270,10 +273,10 @@ hak_large_t *hak_bigcache_take(size_t size, size_t cap, size_t align, const void
 static _Atomic size_t peak_now, peak_before;      /* this period's, the last one's */
 static _Atomic uint64_t peak_period;               /* number of the period of peak_now */
 
-/* The peak of the live large bytes over this period and the last, with
- * `live`.  A new period starts the count again, keeping the last one's
- * peak unless a whole period has passed without a look. */
-static size_t live_peak(size_t live, uint64_t now)
+/* Starts a new period when `now` is past the one the peak belongs to,
+ * keeping the last one's peak unless a whole period has passed without a
+ * look. */
+static void roll_period(size_t live, uint64_t now)
 {
     uint64_t period = now / hak_opt.decay_ms;
     uint64_t seen = atomic_load_explicit(&peak_period, memory_order_relaxed);
@@ -285,6 +288,13 @@ static size_t live_peak(size_t live, uint64_t now)
                               memory_order_relaxed);
         atomic_store_explicit(&peak_now, live, memory_order_relaxed);
     }
+}
+
+/* The peak of the live large bytes over this period and the last, with
+ * `live`. */
+static size_t live_peak(size_t live, uint64_t now)
+{
+    roll_period(live, now);
     size_t p = atomic_load_explicit(&peak_now, memory_order_relaxed);
     size_t before = atomic_load_explicit(&peak_before, memory_order_relaxed);
     p = p > live ? p : live;
@@ -298,6 +308,9 @@ static size_t bound_at(uint64_t now)
         return b;
     size_t live = (size_t)atomic_load_explicit(&hak_stats.large_live_bytes, memory_order_relaxed);
     size_t freed = live_peak(live, now) - live;
+    size_t share = live * hak_opt.bigcache_live / 100;     /* live < 2^47 */
+    if (freed < share)
+        freed = share;
     if (freed > lim)
         freed = lim;
     return freed > b ? freed : b;
@@ -309,11 +322,14 @@ size_t hak_bigcache_bound(void)
 }
 
 /* A block went live (large.c): the peak must see the program's highest
- * point, not only what is live between its frees.  One relaxed load
- * while the program stays below its peak. */
+ * point, not only what is live between its frees, and belongs to the
+ * period it was reached in (a peak noted into a stale period would be
+ * forgotten by the next look, and the block freed right after it not
+ * kept). */
 void hak_bigcache_note_live(void)
 {
     size_t live = (size_t)atomic_load_explicit(&hak_stats.large_live_bytes, memory_order_relaxed);
+    roll_period(live, hak_now_ms());
     size_t p = atomic_load_explicit(&peak_now, memory_order_relaxed);
     while (live > p && !atomic_compare_exchange_weak_explicit(&peak_now, &p, live, memory_order_relaxed,
                                                               memory_order_relaxed))

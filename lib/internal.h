@@ -287,6 +287,7 @@ typedef struct hak_options_s {
     uint32_t tls_cap_scale;           /* percent */
     size_t   bigcache_max;            /* bytes held by BigCache, at least ... */
     size_t   bigcache_peak;           /* ... or what live large blocks fell below their peak, up to this */
+    uint32_t bigcache_live;           /* ... or this percentage of the live large bytes */
     uint32_t decay_ms;                /* age at which cached memory goes back */
     bool     decay_thread;            /* a background thread applies decay */
     size_t   batch_bytes;             /* flush the batch at this many bytes ... */

@@ -411,6 +411,7 @@ END_TEST
 START_TEST(test_bound_follows_the_peak_of_live_blocks_and_comes_back_down)
 {
     setenv("HAKMEM_BIGCACHE_MAX", "4M", 1);
+    setenv("HAKMEM_BIGCACHE_LIVE", "0", 1);
     setenv("HAKMEM_DECAY_MS", "200", 1);
     bc_init();
     enum { N = 12 };
@@ -446,6 +447,45 @@ START_TEST(test_bound_follows_the_peak_of_live_blocks_and_comes_back_down)
         hak_free(p[i]);
     ck_assert_uint_le(hak_bigcache_held(), 6 * MiB);
     ck_assert_uint_ge(hak_bigcache_bound(), 4 * MiB);
+}
+END_TEST
+
+/* A program that replaces its live blocks by others of new sizes never
+ * falls below its peak for long: the bound is also a share of what is
+ * live, so that what it frees is there for the next request. */
+START_TEST(test_bound_includes_a_share_of_the_live_blocks)
+{
+    setenv("HAKMEM_BIGCACHE_MAX", "4M", 1);
+    setenv("HAKMEM_BIGCACHE_LIVE", "50", 1);
+    bc_init();
+    enum { N = 16 };
+    char *p[N];
+    for (int i = 0; i < N; i++)
+        p[i] = hak_malloc(2 * MiB);
+    ck_assert_uint_eq(hak_bigcache_bound(), N * MiB);
+    hak_free(p[0]);
+    ck_assert_uint_eq(hak_bigcache_bound(), (N - 1) * MiB);  /* half of the rest: more than was freed */
+    for (int i = 1; i < N; i++)
+        hak_free(p[i]);
+}
+END_TEST
+
+/* The first block freed in a period is kept: the peak its allocation
+ * noted counts for that period, whenever the period's first look at the
+ * bound comes. */
+START_TEST(test_block_freed_after_a_new_peak_is_kept)
+{
+    setenv("HAKMEM_BIGCACHE_MAX", "4M", 1);
+    setenv("HAKMEM_BIGCACHE_LIVE", "0", 1);
+    setenv("HAKMEM_DECAY_MS", "100", 1);
+    bc_init();
+    usleep(150 * 1000);
+    char *p = hak_malloc(32 * MiB);
+    hak_free(p);
+    ck_assert_uint_eq(LOAD(bc_rejects), 0);
+    ck_assert_uint_ge(hak_bigcache_held(), 32 * MiB);
+    ck_assert_ptr_eq(hak_malloc(32 * MiB), p);
+    hak_free(p);
 }
 END_TEST
 
@@ -675,6 +715,8 @@ static Suite *suite(void)
     UNIT_TEST(tc, test_hit_prefers_a_block_whose_pages_cover_the_request);
     UNIT_TEST(tc, test_held_bytes_are_bounded_oldest_evicted_first);
     UNIT_TEST(tc, test_bound_follows_the_peak_of_live_blocks_and_comes_back_down);
+    UNIT_TEST(tc, test_bound_includes_a_share_of_the_live_blocks);
+    UNIT_TEST(tc, test_block_freed_after_a_new_peak_is_kept);
     UNIT_TEST(tc, test_cached_blocks_decay_and_are_released);
     UNIT_TEST(tc, test_decay_thread_releases_while_program_is_idle);
     UNIT_TEST(tc, test_calloc_of_recycled_block_is_zero);

@@ -6,6 +6,7 @@
 
 #define KiB ((size_t)1 << 10)
 #define MiB ((size_t)1 << 20)
+#define GiB ((size_t)1 << 30)
 
 START_TEST(test_expected_score_follows_the_elo_formula)
 {
@@ -54,11 +55,11 @@ START_TEST(test_twelve_thresholds_on_a_geometric_scale_512k_to_32m)
 }
 END_TEST
 
-START_TEST(test_elo_is_off_by_default_at_32_mib)
+START_TEST(test_elo_is_off_by_default_keeping_every_block)
 {
     unit_init();
     ck_assert(!hak_opt.elo);
-    ck_assert_uint_eq(atomic_load(&hak_elo_threshold), 32 * MiB);
+    ck_assert_uint_eq(atomic_load(&hak_elo_threshold), 64 * GiB);
 }
 END_TEST
 
@@ -169,7 +170,7 @@ static Suite *suite(void)
     UNIT_TEST(tc, test_twelve_thresholds_on_a_geometric_scale_512k_to_32m);
     suite_add_tcase(s, tc);
     TCase *tt = tcase_create("tournament");
-    UNIT_TEST(tt, test_elo_is_off_by_default_at_32_mib);
+    UNIT_TEST(tt, test_elo_is_off_by_default_keeping_every_block);
     UNIT_TEST(tt, test_elo_off_fixes_the_threshold);
     UNIT_TEST(tt, test_epoch_ends_after_configured_large_operations);
     UNIT_TEST(tt, test_arms_that_decide_alike_share_an_epoch_result);
