@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # elo.sh — does the ELO tournament find each workload's best retention
 # threshold?  Runs bench/elo_workloads (reuse, idle) under hakmem with each
-# of the 12 arms fixed (HAKMEM_ELO=0 HAKMEM_LARGE_RELEASE=arm) and with the
+# of the 13 arms fixed (HAKMEM_ELO=0 HAKMEM_LARGE_RELEASE=arm) and with the
 # tournament on, interleaved, and prints the median cost of each, the best
 # fixed arm of each workload, the tournament's ratio to it, whether any one
 # fixed arm is within 10 % of the best on both workloads, and the
@@ -31,8 +31,9 @@ done
 [ -x "$bindir/elo_workloads" ] || { echo "elo.sh: $bindir/elo_workloads not built" >&2; exit 1; }
 [ -f "$lib" ] || { echo "elo.sh: $lib not found" >&2; exit 1; }
 
-# The arms' thresholds, as hakmem computes them: 512 KiB * 64^(i/11).
-arms=$(awk 'BEGIN { for (i = 0; i < 12; i++) { t = 524288 * 64 ^ (i / 11); t = int((t + 4095) / 4096) * 4096; print t } }')
+# The arms' thresholds, as hakmem has them: 512 KiB * 2^i up to 1 GiB, and
+# 64G (keep every block BigCache can hold).
+arms="$(awk 'BEGIN { for (i = 0; i < 12; i++) print 524288 * 2 ^ i }') 68719476736"
 configs=()
 for t in $arms; do configs+=("$t"); done
 configs+=(elo)
@@ -81,7 +82,7 @@ done | awk '
         both = "none"
         for (t in r) if (r[t] <= 1.1 * br && i[t] <= 1.1 * bi) both = t
         printf "best fixed arm: reuse %.1f ms, idle %.1f ms\n", br, bi
-        printf "tournament / best: reuse %.3f, idle %.3f (target <= 1.10 on both)\n", er / br, ei / bi
+        printf "tournament / best: reuse %.3f, idle %.3f (target <= 1.05 on both)\n", er / br, ei / bi
         printf "a fixed arm within 10 %% of the best on both: %s\n", both
     }'
 for w in reuse idle; do

@@ -31,13 +31,6 @@ static uint64_t period_ms(void)
     return hak_opt.decay_ms / 4 > 10 ? hak_opt.decay_ms / 4 : 10;
 }
 
-uint64_t hak_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 /* Returns true if anything is still held that decay will have to free. */
 static bool run(uint64_t now)
 {
@@ -97,8 +90,7 @@ static void *decay_main(void *arg)
                 pthread_cond_wait(&decay_cond, &decay_lock);
             continue;
         }
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
+        struct timespec ts = hak_os_clock(CLOCK_REALTIME);
         uint64_t ms = period_ms();
         ts.tv_sec += (time_t)(ms / 1000);
         ts.tv_nsec += (long)(ms % 1000) * 1000000L;

@@ -1,95 +1,190 @@
-/* elo.c — which large blocks are worth keeping: an online tournament.
+/* elo.c — which large blocks are worth keeping: a tournament scored on
+ * what every strategy would have done.
  *
- * Twelve strategies ("arms"), each a retention threshold on a geometric
- * scale from 512 KiB to 32 MiB: a freed block whose capacity is at or above
- * the threshold goes back to the kernel through the batch, a smaller one
- * stays in BigCache.  Time is cut into epochs of large operations (option);
- * each epoch runs one arm and costs
+ * Thirteen strategies ("arms"): a retention threshold on a geometric scale
+ * from 512 KiB to 1 GiB, and "keep all".  A freed block whose capacity is
+ * at or above the threshold goes back to the kernel through the batch; a
+ * smaller one stays in BigCache, within its bound.
  *
- *     CPU time of the process               (page faults, madvise, the
- *                                           allocator, the program)
- *   + page faults of the process          x HAKMEM_ELO_FAULT_NS
- *   + MiB.s held by BigCache              x HAKMEM_ELO_HOLD_NS
+ * Every large allocation and free is an event of one trace, and every arm
+ * plays every event: each runs a model of the cache it would have had, the
+ * bytes it would hold resident.  The model is a pool that serves any
+ * request (BigCache resizes a cached block of another class to fit a miss,
+ * see large.c), capped by the bound BigCache had at each free, and emptied
+ * when the program makes no large operation for the decay time.  An arm's
+ * cost, in ns, is
  *
- * per operation.  The fault count adds what a fault costs beyond its CPU
- * time (default 0).  getrusage and the process CPU clock are read once per
- * epoch; each large operation reads the monotonic clock once (vDSO, no
- * syscall) to integrate the bytes held.  Arms that would have kept and released exactly the
- * same blocks as the epoch's arm share its result (see score_epoch).  After an epoch its arm plays a match
- * against the arm it is compared with — the leader, or, for the leader, the
- * best-rated other arm — on that arm's smoothed cost: cheaper by 5 % wins,
- * dearer by 5 % loses, else a draw.  Ratings follow the Elo formula (start
- * 1500, K = 32), with K scaled by the margin (x(1 + ln(dear/cheap)), at most
- * x4), so that an arm that costs a hundred times more sinks in a few epochs
- * instead of a few dozen.
+ *     pages it would fault in (4 KiB)      x the fault price
+ *   + pages it would give back             x the zap price
+ *   + kernel calls it would make           x the call price
+ *   + MiB.s it would hold                  x HAKMEM_ELO_HOLD_NS
  *
- * Choice is epsilon-greedy: the leader runs, except in HAKMEM_ELO_EXPLORE
- * percent of epochs, which go to another arm drawn with probability
- * proportional to the cube of its expected score against the leader,
- * among those that would not have decided like the leader.
- * Uniform exploration would keep paying for arms already known to be
- * terrible; the arms differ by up to three orders of magnitude here (a 4 MiB
- * block refaulted versus reused).  Exploring epochs are a quarter of the
- * length, for the same reason, and so are the first two.  Not shorter: an
- * epoch of a few operations measures where it falls in the program's
- * cycle (an idle gap or a burst of faults) more than its arm; with eighths
- * the idle workload of bench/elo.sh crowned a keeping arm. */
+ * The prices are measured once, on a probe of PROBE_PAGES pages, at the
+ * first large free (so that programs without large blocks never pay for
+ * it), unless HAKMEM_ELO_FAULT_NS and HAKMEM_ELO_CALL_NS set them; then a
+ * page given back costs ZAP_SHARE of one faulted in, the ratio measured on
+ * these machines.  Nothing in the score depends on the clock but the hold,
+ * so an epoch judges arms on the program's events, not on where the epoch
+ * fell in the program's cycle, and no arm ever pays a refault for being
+ * tried: exploration is free.
+ *
+ * After each epoch (HAKMEM_ELO_EPOCH events) every arm plays every other
+ * on its cost per event, smoothed over about eight epochs: cheaper by 5 %
+ * wins, dearer by 5 % loses, else a draw.  Ratings follow the Elo formula (start 1500, K = 32 spread
+ * over an arm's twelve matches), with K scaled by the margin
+ * (x(1 + ln(dear/cheap)), at most x4).  The leader's threshold is the one
+ * BigCache applies; it changes only when another arm's rating is higher
+ * (the first of equals is the one already leading, then "keep all").
+ *
+ * The running arm's real cost is measured beside its prediction, from the
+ * process's page faults, the kernel calls and bytes given back that the
+ * statistics count, and the bytes BigCache really held: hakmem's report
+ * prints both, the check that the model tells the truth about the arm
+ * that was played. */
 #include "internal.h"
 
-#include <sys/resource.h>
-#include <time.h>
+#include <sys/mman.h>
 
-#define ARM_MIN   ((size_t)512 << 10)
-#define ARM_MAX   ((size_t)32 << 20)
-#define ELO_K     32.0
-#define ELO_START 1500.0
-#define TIE       0.05
+#define ARM_MIN     ((size_t)512 << 10)
+#define KEEP_ALL    ((size_t)64 << 30)        /* above every BigCache class */
+#define ELO_K       32.0
+#define ELO_START   1500.0
+#define TIE         0.05
+#define SMOOTH      0.125                   /* weight of an epoch in the smoothed cost */
+#define PAGE        4096.0
+#define PROBE_PAGES 64
+#define ZAP_SHARE   0.25                    /* a page given back / one faulted in */
+#define HUGE_SHARE  64.0                    /* a huge-page window / a small page faulted in */
 
-_Atomic size_t hak_elo_threshold = (size_t)32 << 20;
+_Atomic size_t hak_elo_threshold = KEEP_ALL;
 
-static size_t arm_thr[HAK_ELO_ARMS];
+typedef struct {
+    double resident;                   /* bytes the arm would hold */
+    double cost;                       /* ns, this epoch */
+} model_t;
 
 static pthread_mutex_t elo_lock = PTHREAD_MUTEX_INITIALIZER;
+static size_t   arm_thr[HAK_ELO_ARMS];
 static hak_elo_arm_t arms[HAK_ELO_ARMS];
-static unsigned current;               /* arm of the running epoch */
-static bool     exploring;             /* the running epoch is not the leader's */
-static bool     washout;               /* the running epoch follows an exploring one */
-static unsigned epoch_len;
-static uint64_t epochs;
-static uint64_t rng;
-static long     faults_at_start;
-static uint64_t cpu_at_start;
+static model_t  model[HAK_ELO_ARMS];
+static unsigned current;               /* the leader, whose threshold runs */
+static uint64_t epochs, events, last_ns;
+static double   fault_ns, huge_ns, zap_ns, call_ns, hold_ns;   /* prices; huge: a 2 MiB window; hold: per byte.ns */
+static double   zap_byte;                                      /* zap_ns per byte */
+static bool     priced;
+static hak_elo_check_t check;
 
-/* Accumulated by every large operation, without a lock. */
-static _Atomic uint64_t ep_ops, ep_hold;          /* hold: KiB.us */
-static _Atomic uint64_t last_ns;
-static _Atomic uint32_t ep_target;
-static _Atomic uint32_t ep_bounds;                /* see equivalent() */
+/* What the statistics and the process count of the running arm's real
+ * cost, at the start of the epoch. */
+static struct {
+    uint64_t fresh, calls, zapped, hold_kib_us;
+} real_at;
+static uint64_t real_hold;             /* KiB.us BigCache held, integrated */
 
-static uint64_t now_ns(void)
+static uint64_t kernel_calls(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    return atomic_load_explicit(&hak_stats.map_calls, memory_order_relaxed) +
+           atomic_load_explicit(&hak_stats.unmap_calls, memory_order_relaxed) +
+           atomic_load_explicit(&hak_stats.madvise_calls, memory_order_relaxed);
 }
 
-/* Page faults of the process, and its CPU time (user and system, exact to
- * the nanosecond, unlike getrusage's tick-sampled times): the time an arm
- * costs is everything the process spent, page faults, madvise and the
- * allocator included; the program's own work is the same under every arm
- * and averages out. */
-static void process_usage(long *faults, uint64_t *cpu_ns)
+static void real_start(void)
 {
-    struct rusage ru;
-    struct timespec ts;
-    *faults = getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_minflt + ru.ru_majflt : 0;
-    *cpu_ns = clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) == 0
-                  ? (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec : 0;
+    real_at.fresh = atomic_load_explicit(&hak_stats.large_fresh_bytes, memory_order_relaxed);
+    real_at.calls = kernel_calls();
+    real_at.zapped = atomic_load_explicit(&hak_stats.madvise_bytes, memory_order_relaxed);
+    real_at.hold_kib_us = real_hold;
+}
+
+/* What bytes faulting in cost: whole 2 MiB windows at the huge-page
+ * price when large blocks get huge pages. */
+static double fault_cost(double bytes)
+{
+    double windows = hak_opt.large_hugepage ? (double)(uint64_t)(bytes / HAK_SS_SIZE) : 0;
+    return windows * huge_ns + (bytes - windows * HAK_SS_SIZE) / PAGE * fault_ns;
+}
+
+static double real_cost(void)
+{
+    double fresh = (double)(atomic_load_explicit(&hak_stats.large_fresh_bytes, memory_order_relaxed) - real_at.fresh);
+    double zapped = (double)(atomic_load_explicit(&hak_stats.madvise_bytes, memory_order_relaxed) - real_at.zapped);
+    return fault_cost(fresh) + zapped / PAGE * zap_ns +
+           (double)(kernel_calls() - real_at.calls) * call_ns +
+           (double)(real_hold - real_at.hold_kib_us) * 1024.0 * 1000.0 * hold_ns;
+}
+
+/* The price of faulting in one 2 MiB window marked for huge pages (where
+ * the kernel has none to give, its 512 small faults). */
+static double measure_huge(void)
+{
+    char *p = hak_os_map_aligned(HAK_SS_SIZE, HAK_SS_SIZE);
+    if (p == NULL)
+        return 512 * fault_ns;
+    hak_os_advise(p, HAK_SS_SIZE, MADV_HUGEPAGE);
+    uint64_t t0 = hak_now_ns();
+    for (size_t off = 0; off < HAK_SS_SIZE; off += (size_t)PAGE)
+        ((volatile char *)p)[off] = 1;
+    uint64_t t1 = hak_now_ns();
+    hak_os_unmap(p, HAK_SS_SIZE);
+    return (double)(t1 - t0);
+}
+
+/* The prices of a fault, a page given back and a kernel call, on this
+ * machine now: PROBE_PAGES fresh small pages faulted in, given back with
+ * one madvise, and a madvise of nothing resident. */
+static void measure_prices(void)
+{
+    size_t size = PROBE_PAGES * (size_t)PAGE;
+    char *p = hak_os_map(size);
+    if (p == NULL) {
+        fault_ns = 1000, zap_ns = 250, call_ns = 1000, huge_ns = 512 * fault_ns;
+        return;
+    }
+    hak_os_advise(p, size, MADV_NOHUGEPAGE);
+    uint64_t t0 = hak_now_ns();
+    for (size_t off = 0; off < size; off += (size_t)PAGE)
+        ((volatile char *)p)[off] = 1;
+    uint64_t t1 = hak_now_ns();
+    hak_os_advise(p, size, MADV_DONTNEED);
+    uint64_t t2 = hak_now_ns();
+    hak_os_advise(p, size, MADV_DONTNEED);
+    uint64_t t3 = hak_now_ns();
+    hak_os_unmap(p, size);
+    call_ns = (double)(t3 - t2);
+    fault_ns = (double)(t1 - t0) / PROBE_PAGES;
+    zap_ns = (double)(t2 - t1 > t3 - t2 ? (t2 - t1) - (t3 - t2) : 0) / PROBE_PAGES;
+    huge_ns = hak_opt.large_hugepage ? measure_huge() : 512 * fault_ns;
+}
+
+static void set_prices_now(void);
+
+static void set_prices(void)
+{
+    priced = true;
+    set_prices_now();
+    zap_byte = zap_ns / PAGE;
+}
+
+static void set_prices_now(void)
+{
+    hold_ns = (double)hak_opt.elo_hold_ns / (1024.0 * 1024.0 * 1e9);
+    if (hak_opt.elo_fault_ns > 0 && hak_opt.elo_call_ns > 0) {
+        fault_ns = hak_opt.elo_fault_ns;
+        zap_ns = ZAP_SHARE * fault_ns;
+        huge_ns = HUGE_SHARE * fault_ns;
+        call_ns = hak_opt.elo_call_ns;
+        return;
+    }
+    measure_prices();
+    if (hak_opt.elo_fault_ns > 0)
+        fault_ns = hak_opt.elo_fault_ns;
+    if (hak_opt.elo_call_ns > 0)
+        call_ns = hak_opt.elo_call_ns;
 }
 
 /* 2^x and ln x, to double precision, so that the library does not need
  * libm: loading libm costs every program ~10 page faults at start-up
- * (mapping, relocation, ifunc resolution), for three calls per epoch. */
+ * (mapping, relocation, ifunc resolution), for a few calls per epoch. */
 static double exp2_(double x)
 {
     if (x > 1000)
@@ -132,10 +227,7 @@ static double ln_(double x)                             /* x > 0, normal */
 
 size_t hak_elo_arm_threshold(unsigned arm)
 {
-    /* ARM_MIN * (ARM_MAX / ARM_MIN)^(arm / (arms - 1)), powers of two */
-    double t = (double)ARM_MIN * exp2_((double)arm * (double)(__builtin_ctzll(ARM_MAX) - __builtin_ctzll(ARM_MIN)) /
-                                       (HAK_ELO_ARMS - 1));
-    return ((size_t)t + 4095) & ~(size_t)4095;
+    return arm + 1 < HAK_ELO_ARMS ? ARM_MIN << arm : KEEP_ALL;
 }
 
 double hak_elo_expected(double ra, double rb)
@@ -151,174 +243,172 @@ void hak_elo_update(double *ra, double *rb, double score_a, double k)
     *rb += k * ((1.0 - score_a) - (1.0 - ea));
 }
 
-static uint64_t next_rand(void)
+/* The time between two events is held by every arm; a gap of the decay
+ * time or more empties every model, as the decay empties BigCache. */
+static void advance(uint64_t t)
 {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
-}
-
-static void equivalent(unsigned a, uint32_t bounds, unsigned *lo, unsigned *hi);
-
-static unsigned leader(void)
-{
-    unsigned best = HAK_ELO_ARMS - 1;
-    for (unsigned i = HAK_ELO_ARMS - 1; i-- > 0;)
-        if (arms[i].rating > arms[best].rating)
-            best = i;
-    return best;
-}
-
-/* An arm to try instead of the leader, drawn with probability
- * proportional to the cube of its expected score against the leader.
- * Arms that would have decided like the leader on the last epoch's blocks
- * would teach nothing: they are not drawn, but keep their weight (an even
- * score, 1/8 each) for the leader, so that when every arm that differs is
- * known to be bad, exploring stops nearly altogether. */
-static unsigned pick_explore(unsigned lead, uint32_t bounds)
-{
-    double w[HAK_ELO_ARMS], sum = 0, keep = 0;
-    unsigned lo, hi;
-    equivalent(lead, bounds, &lo, &hi);
-    for (unsigned i = 0; i < HAK_ELO_ARMS; i++) {
-        double e = hak_elo_expected(arms[i].rating, arms[lead].rating);
-        w[i] = i >= lo && i <= hi ? 0 : e * e * e;
-        if (i >= lo && i <= hi)
-            keep += 0.125;
-        sum += w[i];
-    }
-    double x = (double)(next_rand() >> 11) / 9007199254740992.0 * (sum + keep);
-    for (unsigned i = 0; i < HAK_ELO_ARMS; i++) {
-        if (w[i] > 0 && (x -= w[i]) <= 0)
-            return i;
-    }
-    return lead;
-}
-
-static void start_epoch(unsigned arm, bool explore)
-{
-    current = arm;
-    exploring = explore;
-    atomic_store_explicit(&hak_elo_threshold, arm_thr[arm], memory_order_relaxed);
-    /* The first two epochs (the unscored start and the leader's first
-     * measurement) are short too: until arms have been compared, a long
-     * epoch is as likely as not to be spent on a bad one. */
-    uint32_t len = explore || epochs < 2 ? epoch_len / 4 : epoch_len;
-    atomic_store_explicit(&ep_target, len ? len : 1, memory_order_relaxed);
-    process_usage(&faults_at_start, &cpu_at_start);
-}
-
-/* Arms that could not have behaved differently from arm `a` in an epoch
- * whose freed blocks crossed the boundaries in `bounds` (bit j: a block
- * that arms below j release and arms from j on keep): the run [*lo, *hi]. */
-static void equivalent(unsigned a, uint32_t bounds, unsigned *lo, unsigned *hi)
-{
-    *lo = *hi = a;
-    while (*lo > 0 && !(bounds >> *lo & 1))
-        --*lo;
-    while (*hi + 1 < HAK_ELO_ARMS && !(bounds >> (*hi + 1) & 1))
-        ++*hi;
-}
-
-/* The match of the epoch that just ended, at `cost` per operation, and the
- * choice of the next arm.  Every arm that would have made the same
- * decisions on this epoch's blocks shares its result: the epoch measured
- * them all.  Called with elo_lock held. */
-static void score_epoch(double cost, uint32_t bounds)
-{
-    if (cost < 1)
-        cost = 1;
-    unsigned a = current, lead = leader(), lo, hi;
-    equivalent(a, bounds, &lo, &hi);
-    if (washout || epochs == 0) {
-        /* An epoch right after another arm's pays for what that arm did
-         * (blocks it released must be faulted in again now): it would
-         * charge the leader for the explorer's choices.  The first epoch
-         * pays for the program's start (every block is new).  Neither is
-         * scored. */
-        washout = false;
-        arms[a].epochs++;
-        epochs++;
-        start_epoch(lead, false);
+    uint64_t dt = last_ns != 0 && t > last_ns ? t - last_ns : 0;
+    last_ns = t;
+    if (dt == 0)
         return;
-    }
-    int b = -1;
-    if (lead < lo || lead > hi) {
-        b = (int)lead;
-    } else {
-        for (unsigned i = 0; i < HAK_ELO_ARMS; i++)
-            if ((i < lo || i > hi) && arms[i].samples > 0 && (b < 0 || arms[i].rating > arms[b].rating))
-                b = (int)i;
-    }
-    if (b >= 0 && arms[b].samples > 0) {
-        double cb = arms[b].cost;
-        double score = cost < cb * (1 - TIE) ? 1.0 : cost > cb * (1 + TIE) ? 0.0 : 0.5;
-        double margin = score == 0.5 ? 1.0 : 1.0 + ln_(cost > cb ? cost / cb : cb / cost);
-        for (unsigned m = lo; m <= hi; m++) {
-            hak_elo_update(&arms[m].rating, &arms[b].rating, score, ELO_K * (margin < 4 ? margin : 4));
-            if (score == 1.0) {
-                arms[m].wins++;
-                arms[b].losses++;
-            } else if (score == 0.0) {
-                arms[m].losses++;
-                arms[b].wins++;
-            }
+    uint64_t decay = (uint64_t)hak_opt.decay_ms * 1000000u;
+    bool decayed = dt >= decay;
+    double held_ns = (double)(decayed ? decay : dt) * hold_ns;
+    for (unsigned a = 0; a < HAK_ELO_ARMS; a++) {
+        model_t *m = &model[a];
+        m->cost += m->resident * held_ns;
+        if (decayed && m->resident > 0) {
+            m->cost += call_ns + m->resident * zap_byte;
+            m->resident = 0;
         }
     }
-    for (unsigned m = lo; m <= hi; m++) {
-        arms[m].cost = arms[m].samples == 0 ? cost : 0.7 * arms[m].cost + 0.3 * cost;
-        arms[m].samples++;
-    }
-    arms[a].epochs++;
-    epochs++;
-    lead = leader();
-    unsigned next = next_rand() % 100 < hak_opt.elo_explore ? pick_explore(lead, bounds) : lead;
-    /* Arms that would decide differently from the leader and were never
-     * measured are tried once first: a few short epochs, at most one per
-     * group of alike arms, instead of waiting for exploration to find them. */
-    unsigned llo, lhi;
-    equivalent(lead, bounds, &llo, &lhi);
-    for (unsigned i = 0; i < HAK_ELO_ARMS; i++)
-        if ((i < llo || i > lhi) && arms[i].samples == 0) {
-            next = i;
-            break;
-        }
-    washout = exploring;
-    start_epoch(next, next != lead);
 }
 
 static void close_epoch(void)
 {
-    uint64_t ops = atomic_exchange_explicit(&ep_ops, 0, memory_order_relaxed);
-    uint64_t hold = atomic_exchange_explicit(&ep_hold, 0, memory_order_relaxed);
-    uint32_t bounds = atomic_exchange_explicit(&ep_bounds, 0, memory_order_relaxed);
-    long faults;
-    uint64_t cpu;
-    process_usage(&faults, &cpu);
-    faults -= faults_at_start;
-    cpu -= cpu_at_start;
-    if (ops == 0)
+    double c[HAK_ELO_ARMS];
+    for (unsigned a = 0; a < HAK_ELO_ARMS; a++) {
+        c[a] = model[a].cost / (double)events;
+        model[a].cost = 0;
+    }
+    check.predicted = c[current];
+    check.measured = real_cost() / (double)events;
+    check.predicted_sum += check.predicted * (double)events;
+    check.measured_sum += check.measured * (double)events;
+    /* Matches are played on costs smoothed over about eight epochs: an
+     * epoch shorter than the program's cycle (a burst, then a pause) would
+     * otherwise crown the arm that wins most epochs, not the one that
+     * costs least over the cycle.  All on the ratings the epoch started
+     * with, so that arms with the same costs keep the same ratings. */
+    for (unsigned a = 0; a < HAK_ELO_ARMS; a++) {
+        arms[a].cost = arms[a].samples == 0 ? c[a] : (1 - SMOOTH) * arms[a].cost + SMOOTH * c[a];
+        arms[a].samples++;
+    }
+    /* Arms that decided alike have equal costs, to the bit: they draw,
+     * and play the others as one group (the first of them for all). */
+    double r[HAK_ELO_ARMS], d[HAK_ELO_ARMS] = { 0 };
+    unsigned group[HAK_ELO_ARMS], size[HAK_ELO_ARMS] = { 0 }, won[HAK_ELO_ARMS] = { 0 }, lost[HAK_ELO_ARMS] = { 0 };
+    for (unsigned a = 0; a < HAK_ELO_ARMS; a++) {
+        r[a] = arms[a].rating;
+        group[a] = a;
+        for (unsigned g = 0; g < a; g++)
+            if (group[g] == g && arms[g].cost == arms[a].cost && r[g] == r[a]) {
+                group[a] = g;
+                break;
+            }
+        size[group[a]]++;
+    }
+    for (unsigned a = 0; a < HAK_ELO_ARMS; a++)
+        for (unsigned b = a + 1; b < HAK_ELO_ARMS; b++) {
+            if (group[a] != a || group[b] != b)
+                continue;
+            double ca = arms[a].cost > 1 ? arms[a].cost : 1, cb = arms[b].cost > 1 ? arms[b].cost : 1;
+            double score = ca < cb * (1 - TIE) ? 1.0 : ca > cb * (1 + TIE) ? 0.0 : 0.5;
+            if (score == 0.5)
+                continue;
+            double margin = 1.0 + ln_(ca > cb ? ca / cb : cb / ca);
+            double ra = r[a], rb = r[b];
+            hak_elo_update(&ra, &rb, score, ELO_K / (HAK_ELO_ARMS - 1) * (margin < 4 ? margin : 4));
+            d[a] += (ra - r[a]) * size[b];
+            d[b] += (rb - r[b]) * size[a];
+            unsigned w = score == 1.0 ? a : b, l = score == 1.0 ? b : a;
+            won[w] += size[l];
+            lost[l] += size[w];
+        }
+    for (unsigned a = 0; a < HAK_ELO_ARMS; a++) {
+        d[a] = d[group[a]];
+        arms[a].wins += won[group[a]];
+        arms[a].losses += lost[group[a]];
+    }
+    for (unsigned a = 0; a < HAK_ELO_ARMS; a++)
+        arms[a].rating += d[a];
+    arms[current].epochs++;
+    epochs++;
+    events = 0;
+    unsigned lead = current;
+    for (unsigned i = HAK_ELO_ARMS; i-- > 0;)
+        if (arms[i].rating > arms[lead].rating)
+            lead = i;
+    current = lead;
+    atomic_store_explicit(&hak_elo_threshold, arm_thr[lead], memory_order_relaxed);
+    real_start();
+}
+
+static void event_done(void)
+{
+    if (++events >= hak_opt.elo_epoch)
+        close_epoch();
+}
+
+void hak_elo_event_alloc(size_t capacity, uint64_t t_ns)
+{
+    if (!priced)
+        set_prices();
+    advance(t_ns);
+    double cap = (double)capacity;
+    for (unsigned a = 0; a < HAK_ELO_ARMS; a++) {
+        model_t *m = &model[a];
+        double hit = cap < m->resident ? cap : m->resident;
+        m->resident -= hit;
+        if (hit < cap)
+            m->cost += call_ns + fault_cost(cap - hit);
+    }
+    event_done();
+}
+
+void hak_elo_event_free(size_t capacity, size_t bound, uint64_t t_ns)
+{
+    if (!priced)
+        set_prices();
+    advance(t_ns);
+    double cap = (double)capacity, b = (double)bound;
+    for (unsigned a = 0; a < HAK_ELO_ARMS; a++) {
+        model_t *m = &model[a];
+        if (capacity >= arm_thr[a]) {
+            m->cost += call_ns + cap * zap_byte;
+            continue;
+        }
+        m->resident += cap;
+        if (m->resident > b) {
+            m->cost += call_ns + (m->resident - b) * zap_byte;
+            m->resident = b;
+        }
+    }
+    event_done();
+}
+
+/* The real bytes held since the last event, integrated over time for the
+ * check (KiB.us); called after the operation, so that what it leaves
+ * held is what the next interval holds. */
+static size_t real_held;
+
+static void integrate_real(uint64_t t)
+{
+    if (last_ns != 0 && t > last_ns)
+        real_hold += (real_held >> 10) * ((t - last_ns) / 1000);
+    real_held = hak_bigcache_held();
+}
+
+void hak_elo_alloc(size_t capacity)
+{
+    if (!hak_opt.elo)
         return;
-    double cost = (double)cpu + (double)(faults > 0 ? faults : 0) * hak_opt.elo_fault_ns +
-                  (double)hold * hak_opt.elo_hold_ns / (1024.0 * 1e6);
-    score_epoch(cost / (double)ops, bounds);
-}
-
-/* For tests and the synthetic benchmark: the arm now running, and the end
- * of its epoch at a given cost per operation. */
-unsigned hak_elo_current(void)
-{
+    uint64_t t = hak_now_ns();
     pthread_mutex_lock(&elo_lock);
-    unsigned a = current;
+    integrate_real(t);
+    hak_elo_event_alloc(capacity, t);
     pthread_mutex_unlock(&elo_lock);
-    return a;
 }
 
-void hak_elo_score_epoch(double cost, uint32_t bounds)
+void hak_elo_free(size_t capacity)
 {
+    if (!hak_opt.elo)
+        return;
+    size_t bound = hak_bigcache_bound();
+    uint64_t t = hak_now_ns();
     pthread_mutex_lock(&elo_lock);
-    score_epoch(cost, bounds);
+    integrate_real(t);
+    hak_elo_event_free(capacity, bound, t);
     pthread_mutex_unlock(&elo_lock);
 }
 
@@ -327,57 +417,29 @@ void hak_elo_init(void)
     for (unsigned i = 0; i < HAK_ELO_ARMS; i++) {
         arm_thr[i] = hak_elo_arm_threshold(i);
         arms[i] = (hak_elo_arm_t){ .rating = ELO_START };
+        model[i] = (model_t){ 0 };
     }
-    rng = hak_secret | 1;
-    epoch_len = hak_opt.elo_epoch;
-    if (!hak_opt.elo) {
-        atomic_store_explicit(&hak_elo_threshold, hak_opt.large_release, memory_order_relaxed);
-        return;
-    }
-    start_epoch(leader(), false);
+    current = HAK_ELO_ARMS - 1;
+    epochs = events = last_ns = real_hold = 0;
+    real_held = 0;
+    priced = false;
+    check = (hak_elo_check_t){ 0 };
+    atomic_store_explicit(&hak_elo_threshold, hak_opt.elo ? arm_thr[current] : hak_opt.large_release,
+                          memory_order_relaxed);
+    real_start();
 }
 
-/* A large block of `capacity` was freed: note which arms would keep it. */
-void hak_elo_note_free(size_t capacity)
-{
-    if (!hak_opt.elo)
-        return;
-    unsigned j = 0;
-    while (j < HAK_ELO_ARMS && arm_thr[j] <= capacity)
-        j++;
-    uint32_t bit = (uint32_t)1 << j;
-    if (!(atomic_load_explicit(&ep_bounds, memory_order_relaxed) & bit))
-        atomic_fetch_or_explicit(&ep_bounds, bit, memory_order_relaxed);
-}
-
-/* The end of a large operation: counts it, integrates the bytes BigCache
- * holds over time, and closes the epoch when it is complete. */
-void hak_elo_op(void)
-{
-    if (!hak_opt.elo)
-        return;
-    uint64_t t = now_ns();
-    uint64_t prev = atomic_exchange_explicit(&last_ns, t, memory_order_relaxed);
-    if (prev != 0 && t > prev)
-        atomic_fetch_add_explicit(&ep_hold, (hak_bigcache_held() >> 10) * ((t - prev) / 1000),
-                                  memory_order_relaxed);
-    uint64_t n = atomic_fetch_add_explicit(&ep_ops, 1, memory_order_relaxed) + 1;
-    if (n >= atomic_load_explicit(&ep_target, memory_order_relaxed) &&
-        pthread_mutex_trylock(&elo_lock) == 0) {
-        if (atomic_load_explicit(&ep_ops, memory_order_relaxed) >=
-            atomic_load_explicit(&ep_target, memory_order_relaxed))
-            close_epoch();
-        pthread_mutex_unlock(&elo_lock);
-    }
-}
-
-unsigned hak_elo_snapshot(hak_elo_arm_t out[HAK_ELO_ARMS], uint64_t *n)
+unsigned hak_elo_snapshot(hak_elo_arm_t out[HAK_ELO_ARMS], uint64_t *n, hak_elo_check_t *chk)
 {
     pthread_mutex_lock(&elo_lock);
     for (unsigned i = 0; i < HAK_ELO_ARMS; i++)
         out[i] = arms[i];
     *n = epochs;
-    unsigned lead = leader();
+    if (chk != NULL) {
+        *chk = check;
+        chk->fault_ns = fault_ns, chk->huge_ns = huge_ns, chk->zap_ns = zap_ns, chk->call_ns = call_ns;
+    }
+    unsigned lead = current;
     pthread_mutex_unlock(&elo_lock);
     return lead;
 }

@@ -23,8 +23,7 @@ static uintptr_t make_secret(void)
 {
     uintptr_t s = 0;
     if (getrandom(&s, sizeof s, GRND_NONBLOCK) != (ssize_t)sizeof s) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
+        struct timespec ts = hak_os_clock(CLOCK_MONOTONIC);
         s = (uintptr_t)ts.tv_nsec * 0x9e3779b97f4a7c15ull ^ (uintptr_t)&ts ^ (uintptr_t)getpid() << 32;
     }
     return s;

@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <pthread.h>
+#include <time.h>
 
 /* Everything declared below is internal: saying so on the declarations (not
  * only through -fvisibility on the definitions) lets the compiler address
@@ -258,6 +259,10 @@ typedef struct hak_class_s {
 } hak_class_t;
 
 /* ---- os.c ---- */
+struct timespec hak_os_clock(clockid_t clock);
+uint64_t hak_now_ms(void);                             /* coarse monotonic clock */
+uint64_t hak_now_ns(void);                             /* monotonic clock */
+void  *hak_os_remap(void *old, size_t old_size, size_t size, void *target); /* NULL: failed; target NULL: in place */
 void  *hak_os_map(size_t size);                       /* NULL on failure */
 void  *hak_os_reserve(size_t size);                   /* read-only, not accounted or charged */
 bool   hak_os_commit(void *p, size_t size);           /* reserved range made writable */
@@ -299,8 +304,8 @@ typedef struct hak_options_s {
     bool     elo;                     /* tournament picks the retention threshold */
     size_t   large_release;           /* fixed threshold when elo is off */
     uint32_t elo_epoch;               /* large operations per epoch */
-    uint32_t elo_explore;             /* percent of epochs that explore */
-    uint32_t elo_fault_ns;            /* cost of one page fault */
+    uint32_t elo_fault_ns;            /* price of a 4 KiB page faulted in (0: measured) */
+    uint32_t elo_call_ns;             /* price of a kernel call (0: measured) */
     uint32_t elo_hold_ns;             /* cost of holding 1 MiB for 1 s */
     bool     verbose;                 /* list build and options at init */
     const char *stats_file;           /* NULL: stderr; points into environ */
@@ -432,23 +437,28 @@ void   hak_batch_unlock(void);
 void   hak_batch_reset_lock(void);
 
 /* ---- elo.c ---- */
-#define HAK_ELO_ARMS 12
+#define HAK_ELO_ARMS 13
 extern _Atomic size_t hak_elo_threshold;               /* release blocks at or above */
 void   hak_elo_init(void);
-void   hak_elo_op(void);                               /* end of a large operation */
+void   hak_elo_alloc(size_t capacity);                 /* a large block went live */
+void   hak_elo_free(size_t capacity);                  /* ... was freed */
+void   hak_elo_event_alloc(size_t capacity, uint64_t t_ns);   /* the same at a given time, lock held */
+void   hak_elo_event_free(size_t capacity, size_t bound, uint64_t t_ns);
 size_t hak_elo_arm_threshold(unsigned arm);
 double hak_elo_expected(double ra, double rb);
 void   hak_elo_update(double *ra, double *rb, double score_a, double k);
 typedef struct hak_elo_arm_s {
     double   rating;
-    double   cost;                    /* smoothed cost per operation, ns */
-    uint64_t samples;                 /* epochs that measured it (its own or equivalent) */
-    uint64_t epochs, wins, losses;    /* epochs it ran; matches */
+    double   cost;                    /* smoothed predicted cost per event, ns */
+    uint64_t samples;                 /* epochs scored */
+    uint64_t epochs, wins, losses;    /* epochs it led; matches */
 } hak_elo_arm_t;
-unsigned hak_elo_snapshot(hak_elo_arm_t out[HAK_ELO_ARMS], uint64_t *epochs);
-unsigned hak_elo_current(void);
-void   hak_elo_score_epoch(double cost_per_op, uint32_t bounds);
-void   hak_elo_note_free(size_t capacity);
+typedef struct hak_elo_check_s {
+    double predicted, measured;       /* the running arm, ns per event: last epoch */
+    double predicted_sum, measured_sum;   /* ... all epochs, ns */
+    double fault_ns, huge_ns, zap_ns, call_ns;   /* the prices: a 4 KiB fault, a 2 MiB one, a page given back, a call */
+} hak_elo_check_t;
+unsigned hak_elo_snapshot(hak_elo_arm_t out[HAK_ELO_ARMS], uint64_t *epochs, hak_elo_check_t *check);
 void   hak_elo_lock(void);
 void   hak_elo_unlock(void);
 void   hak_elo_reset_lock(void);
@@ -458,7 +468,6 @@ unsigned hak_superslab_decay(uint64_t now_ms, uint64_t age_ms); /* dirty slabs l
 void   hak_superslab_trim(void);                       /* empty cache too, every free slab */
 
 /* ---- decay.c ---- */
-uint64_t hak_now_ms(void);                             /* coarse monotonic clock */
 void   hak_decay_tick(void);                           /* slow paths: maybe give memory back */
 void   hak_decay_run(uint64_t now_ms);                 /* give back what is older than decay */
 bool   hak_decay_trim(void);                           /* give back everything cached, now */
@@ -501,6 +510,7 @@ typedef struct hak_stats_s {
     _Atomic uint64_t batch_flushes, batch_ranges, batch_bytes, batch_coalesced;
     _Atomic uint64_t batch_reused, batch_cancels, retained_reused;
     _Atomic uint64_t slab_decommits, large_inplace, large_mremaps;
+    _Atomic uint64_t large_fresh_bytes;   /* of large blocks, handed out not resident */
     _Atomic uint64_t slab_mapped;         /* SuperSlabs and standalone slabs, bytes */
     _Atomic uint64_t large_live, large_live_bytes, large_live_mapped; /* blocks, capacity, mappings */
 } hak_stats_t;

@@ -114,6 +114,8 @@ static hak_large_t *map_block(size_t size, size_t align)
     l->map_size = map;
     l->capacity = cap;
     l->dirty = zero ? 0 : map;             /* past cap too: a recycled range */
+    if (zero)
+        atomic_fetch_add_explicit(&hak_stats.large_fresh_bytes, cap, memory_order_relaxed);
     l->huge = set_huge((uintptr_t)base, map, cap, huge);
     return l;
 }
@@ -149,14 +151,12 @@ void *hak_large_alloc(size_t size, size_t align, bool zero, const void *site)
             l = map_block(size, align);
         }
         if (l == NULL) {
-            hak_elo_op();
             errno = ENOMEM;
             return NULL;
         }
         if (!hak_registry_set(l->user, l->map_size, (uintptr_t)l | HAK_TAG_LARGE)) {
             /* Registering can fail too (commit limit, max_map_count). */
             hak_large_release(l);
-            hak_elo_op();
             errno = ENOMEM;
             return NULL;
         }
@@ -186,7 +186,7 @@ void *hak_large_alloc(size_t size, size_t align, bool zero, const void *site)
     atomic_fetch_add_explicit(&hak_stats.large_allocs, 1, memory_order_relaxed);
     large_live(l, 1);
     hak_bigcache_note_live();
-    hak_elo_op();
+    hak_elo_alloc(l->capacity);
     return (void *)l->user;
 }
 
@@ -270,17 +270,17 @@ static bool remap(hak_large_t *l, size_t map)
     l->tail_queued = false;
     /* The registry pieces of the new range are made writable before the
      * move, so that registering it cannot fail once the block has moved. */
-    void *p = hak_registry_prepare(old, map) ? mremap((void *)old, old_map, map, 0) : MAP_FAILED;
-    if (p == MAP_FAILED) {
+    void *p = hak_registry_prepare(old, map) ? hak_os_remap((void *)old, old_map, map, NULL) : NULL;
+    if (p == NULL) {
         /* An aligned target, reserved through os.c so that trims that
          * fail (max_map_count) are retried, not lost. */
         char *t = hak_os_reserve_aligned(map, HAK_SS_SIZE);
         if (t == NULL)
             return false;
         p = hak_registry_prepare((uintptr_t)t, map)
-            ? mremap((void *)old, old_map, map, MREMAP_MAYMOVE | MREMAP_FIXED, t)
-            : MAP_FAILED;
-        if (p == MAP_FAILED) {
+            ? hak_os_remap((void *)old, old_map, map, t)
+            : NULL;
+        if (p == NULL) {
             hak_os_unmap(t, map);
             return false;
         }
@@ -289,6 +289,7 @@ static bool remap(hak_large_t *l, size_t map)
     }
     hak_stats_add(&hak_stats.mapped, (int64_t)(map - old_map), &hak_stats.mapped_peak);
     atomic_fetch_add_explicit(&hak_stats.large_mremaps, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&hak_stats.large_fresh_bytes, map - old_map, memory_order_relaxed);
     l->user = (uintptr_t)p;
     l->map_size = map;
     bool ok = hak_registry_set(l->user, map, (uintptr_t)l | HAK_TAG_LARGE);
@@ -405,10 +406,10 @@ void hak_large_free(hak_large_t *l, const void *site)
     l->magic = LARGE_CACHED ^ hak_secret;
     atomic_fetch_add_explicit(&hak_stats.large_frees, 1, memory_order_relaxed);
     large_live(l, -1);
-    hak_elo_note_free(l->capacity);
+    size_t cap = l->capacity;
     if (!hak_bigcache_put(l))
         hak_large_release(l);
-    hak_elo_op();
+    hak_elo_free(cap);
 }
 
 /* The block leaves hakmem's hands: unregister, mapping to the batch. */

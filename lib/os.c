@@ -1,5 +1,6 @@
 /* os.c — everything hakmem asks of the kernel: mappings (with accounting),
- * and the diagnostics written with write(2), because stdio may allocate.
+ * the clocks, and the diagnostics written with write(2), because stdio may
+ * allocate.
  * Also the metadata arena: heaps and out-of-line tables come from here,
  * never from the allocator they describe. */
 #include "internal.h"
@@ -10,6 +11,27 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
+
+/* Clocks: the vDSO answers, no system call. */
+struct timespec hak_os_clock(clockid_t clock)
+{
+    struct timespec ts;
+    if (clock_gettime(clock, &ts) != 0)
+        ts = (struct timespec){ 0 };
+    return ts;
+}
+
+uint64_t hak_now_ms(void)
+{
+    struct timespec ts = hak_os_clock(CLOCK_MONOTONIC_COARSE);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+uint64_t hak_now_ns(void)
+{
+    struct timespec ts = hak_os_clock(CLOCK_MONOTONIC);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 static void *map_prot(size_t size, int prot)
 {
@@ -157,6 +179,15 @@ void *hak_os_reserve_aligned(size_t size, size_t align)
 
 /* Every madvise goes through here so that the report can show how well
  * batching works (calls against ranges released). */
+/* Moves or grows a mapping with its pages: in place when `target` is
+ * NULL, else onto `target` (which it replaces). */
+void *hak_os_remap(void *old, size_t old_size, size_t size, void *target)
+{
+    void *p = target == NULL ? mremap(old, old_size, size, 0)
+                             : mremap(old, old_size, size, MREMAP_MAYMOVE | MREMAP_FIXED, target);
+    return p == MAP_FAILED ? NULL : p;
+}
+
 bool hak_os_advise(void *p, size_t size, int advice)
 {
     if (madvise(p, size, advice) != 0)

@@ -58,20 +58,31 @@ static size_t put_str(char *buf, size_t n, const char *s)
     return n + k;
 }
 
-/* The leaderboard, best first: arm, threshold, rating, cost per
- * operation, epochs played, wins and losses. */
+/* The leaderboard, best first: threshold, rating, predicted cost per
+ * event, epochs led, wins and losses; and the check of the model: what it
+ * predicted the running arm would cost against what that arm really
+ * cost. */
 static void elo_report(int fd)
 {
     hak_elo_arm_t arms[HAK_ELO_ARMS];
     uint64_t epochs;
-    unsigned lead = hak_elo_snapshot(arms, &epochs);
+    hak_elo_check_t chk;
+    unsigned lead = hak_elo_snapshot(arms, &epochs, &chk);
     if (!hak_opt.elo) {
         line(fd, "elo off; release threshold", atomic_load(&hak_elo_threshold));
         return;
     }
-    hak_write_str(fd, "elo (threshold: rating, ns/op, epochs, won-lost)\n");
+    hak_write_str(fd, "elo (threshold: rating, predicted ns/event, epochs led, won-lost)\n");
     line(fd, "epochs", epochs);
     line(fd, "leader threshold", hak_elo_arm_threshold(lead));
+    line(fd, "predicted ns (all epochs)", (uint64_t)chk.predicted_sum);
+    line(fd, "measured ns (all epochs)", (uint64_t)chk.measured_sum);
+    line(fd, "predicted ns/event (last)", (uint64_t)chk.predicted);
+    line(fd, "measured ns/event (last)", (uint64_t)chk.measured);
+    line(fd, "price ns: 4 KiB fault", (uint64_t)chk.fault_ns);
+    line(fd, "price ns: 2 MiB fault", (uint64_t)chk.huge_ns);
+    line(fd, "price ns: page released", (uint64_t)chk.zap_ns);
+    line(fd, "price ns: kernel call", (uint64_t)chk.call_ns);
     bool done[HAK_ELO_ARMS] = { false };
     for (unsigned k = 0; k < HAK_ELO_ARMS; k++) {
         unsigned b = HAK_ELO_ARMS;
@@ -261,6 +272,7 @@ void hak_stats_report(int fd)
     line(fd, "bytes bound (now)", hak_bigcache_bound());
     line(fd, "large in-place resizes", LOAD(large_inplace));
     line(fd, "large mremaps", LOAD(large_mremaps));
+    line(fd, "large bytes fresh", LOAD(large_fresh_bytes));
     hak_write_str(fd, "batch\n");
     line(fd, "ranges released", LOAD(batch_ranges));
     line(fd, "bytes released", LOAD(batch_bytes));
