@@ -61,7 +61,8 @@ classic|8|1000|5000|100|4141|5
 large|262144|1048576|32|100|4141|3
 '
 
-BENCH_PROGRAMS='larson scenarios random_mixed prodcons handoff thread_churn mstress exchange larson_sized'
+BENCH_PROGRAMS='larson scenarios random_mixed prodcons handoff thread_churn mstress exchange larson_sized
+large_loop live_blocks'
 
 # The source of a benchmark program: PROGRAM.c, or PROGRAM.cc for C++.
 bench_program_source() {

@@ -40,7 +40,7 @@ usage() {
 all_benchmarks() {
     bench_larson_profile_names | sed 's/^/larson-/'
     printf '%s\n' larson-sized random-mixed prodcons handoff thread-churn mstress exchange \
-        scen-JSON scen-MIR scen-VM scen-MIXED
+        scen-JSON scen-MIR scen-VM scen-MIXED large-2M large-4M large-32M large-128M live-blocks
 }
 
 quick=''
@@ -95,6 +95,8 @@ if [ -n "$quick" ]; then
     churn_rounds=500
     mstress_ops=10000
     exchange_loops=4000
+    large_mib=400
+    live_replace=200
 else
     runs=${runs:-5}
     larson_seconds=''   # the profile's own (3 s, classic 5 s)
@@ -107,6 +109,8 @@ else
     churn_rounds=8000
     mstress_ops=150000
     exchange_loops=40000
+    large_mib=4000      # MiB written per large-* run
+    live_replace=2000
 fi
 case $runs in '' | *[!0-9]* | 0) bench_die "--runs must be a positive integer" ;; esac
 case $threads in '' | *[!0-9]* | 0) bench_die "--threads must be a positive integer" ;; esac
@@ -152,6 +156,18 @@ bench_command() {
         PROG=exchange UNIT=ops/s
         ARGS=(--threads 2 --loops "$exchange_loops" --slots 4096 --ops 256 --cross 8 --min 8 --max 16384 --seed 1)
         ;;
+    large-2M | large-4M | large-32M | large-128M)
+        # malloc, write every page, free: one block at a time
+        local mib=${1#large-}
+        mib=${mib%M}
+        PROG=large_loop UNIT=ns
+        ARGS=(--size $((mib << 20)) --iters $((large_mib / mib)))
+        ;;
+    live-blocks)
+        # 20 live blocks of 5-25 MiB, replaced at random (make_unique)
+        PROG=live_blocks UNIT=s
+        ARGS=(--live 20 --replace "$live_replace" --min 5 --max 25 --seed 1)
+        ;;
     scen-JSON | scen-MIR | scen-VM | scen-MIXED)
         PROG=scenarios UNIT=ns
         ARGS=(--passes "$passes" "${1#scen-}")
@@ -170,6 +186,8 @@ bench_metric() {
     thread-churn) sed -n 's/^thread_churn: \([0-9.]*\) rounds\/s.*/\1/p' "$2" ;;
     mstress) sed -n 's/^mstress: \([0-9.]*\) s .*/\1/p' "$2" ;;
     exchange) sed -n 's/^exchange: \([0-9.]*\) ops\/s.*/\1/p' "$2" ;;
+    large-*) sed -n 's/^large_loop: \([0-9.]*\) ns\/iter.*/\1/p' "$2" ;;
+    live-blocks) sed -n 's/^live_blocks: .* \([0-9.]*\) s$/\1/p' "$2" ;;
     scen-*) sed -n "s/^scenario=${1#scen-} phase=steady .* median_ns=\([0-9]*\) .*/\1/p" "$2" ;;
     esac
 }

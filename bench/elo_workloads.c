@@ -5,12 +5,17 @@
  *
  *   elo_workloads [--hold-ns NS] reuse [N]
  *   elo_workloads [--hold-ns NS] idle [N]
+ *   elo_workloads [--hold-ns NS] mixed [N]
  *
  *   reuse   N times (default 3000): malloc 16 MiB, write every page,
  *           check, free (retaining the block wins)
  *   idle    N cycles (default 30): 24 blocks of 2 MiB, written and freed,
  *           then 100 ms without any allocator call (giving the memory
  *           back wins)
+ *   mixed   N cycles (default 10): 200 times malloc 4 MiB, write, free;
+ *           then one block of 256 MiB written and freed, and 100 ms
+ *           without any allocator call (keeping the small blocks and
+ *           giving the big one back wins: a threshold between them)
  *
  * The cost printed is what the tournament minimises, measured from the
  * outside: CPU time of the process (user + system, which includes the page
@@ -78,12 +83,13 @@ int main(int argc, char **argv)
         argv += 2;
         argc -= 2;
     }
-    if (argc < 2 || (strcmp(argv[1], "reuse") != 0 && strcmp(argv[1], "idle") != 0)) {
-        fprintf(stderr, "usage: " PROG " [--hold-ns NS] reuse|idle [N]\n");
+    if (argc < 2 || (strcmp(argv[1], "reuse") != 0 && strcmp(argv[1], "idle") != 0 &&
+                      strcmp(argv[1], "mixed") != 0)) {
+        fprintf(stderr, "usage: " PROG " [--hold-ns NS] reuse|idle|mixed [N]\n");
         return 1;
     }
-    bool reuse = strcmp(argv[1], "reuse") == 0;
-    unsigned n = argc > 2 ? (unsigned)atoi(argv[2]) : reuse ? 3000 : 30;
+    bool reuse = strcmp(argv[1], "reuse") == 0, mixed = strcmp(argv[1], "mixed") == 0;
+    unsigned n = argc > 2 ? (unsigned)atoi(argv[2]) : reuse ? 3000 : mixed ? 10 : 30;
     page_size = (size_t)sysconf(_SC_PAGESIZE);
     struct rusage r0, r1;
     getrusage(RUSAGE_SELF, &r0);
@@ -95,6 +101,24 @@ int main(int argc, char **argv)
             give(p, 16 * MiB, i);
             ops += 2;
             sample();
+        }
+    } else if (mixed) {
+        for (unsigned c = 0; c < n; c++) {
+            for (unsigned i = 0; i < 200; i++) {
+                void *p = take(4 * MiB, c * 201 + i);
+                give(p, 4 * MiB, c * 201 + i);
+                ops += 2;
+                sample();
+            }
+            void *p = take(256 * MiB, c * 201 + 200);
+            sample();
+            give(p, 256 * MiB, c * 201 + 200);
+            ops += 2;
+            sample();
+            for (int t = 0; t < 10; t++) {
+                usleep(10 * 1000);
+                sample();
+            }
         }
     } else {
         void *blocks[24];

@@ -63,8 +63,8 @@ int main(int argc, char **argv)
     }
     uint64_t t1 = bench_now_ns();
     getrusage(RUSAGE_SELF, &r1);
-    printf("%s: %zu bytes, %" PRIu64 " iterations, %.3f us/iter, faults=%ld\n", PROG, size, iters,
-           (double)(t1 - t0) / 1e3 / (double)iters, r1.ru_minflt - r0.ru_minflt);
+    printf("%s: %.0f ns/iter, %zu bytes, %" PRIu64 " iterations, faults=%ld\n", PROG,
+           (double)(t1 - t0) / (double)iters, size, iters, r1.ru_minflt - r0.ru_minflt);
     bench_print_rusage();
     return 0;
 }

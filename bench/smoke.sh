@@ -16,7 +16,8 @@ address|thread)
 esac
 
 bindir=${BENCH_BINDIR:-bench}
-for prog in larson scenarios random_mixed prodcons handoff thread_churn mstress exchange larson_sized; do
+for prog in larson scenarios random_mixed prodcons handoff thread_churn mstress exchange larson_sized \
+    large_loop live_blocks elo_workloads; do
     if [ ! -x "$bindir/$prog" ]; then
         echo "smoke.sh: $bindir/$prog not built" >&2
         exit 99
@@ -49,6 +50,10 @@ exchange|--loops 50 --slots 256 --ops 64|ops/s
 exchange|--threads 3 --loops 20 --ops 32 --cross 2 --min 1 --max 70000|ops/s
 larson_sized|0.1 8 1000 200 5 1 2|ops/s
 larson_sized|--seconds 0.05 --min 1 --max 5000 --chunks 50 --rounds 2 --threads 3|ops/s
+large_loop|--size 4194304 --iters 20|ns/iter
+large_loop|--size 33554433 --iters 4|ns/iter
+live_blocks|--live 4 --replace 20 --min 1 --max 9|replaced
+elo_workloads|mixed 1|workload=mixed
 '
 
 out=$(mktemp)
