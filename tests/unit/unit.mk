@@ -1,6 +1,7 @@
 # White-box suites, one per module, linked statically against the
-# allocator's internals.  Each runs twice: with SuperSlabs and with
-# standalone slabs (HAKMEM_TINY_USE_SUPERSLAB=0), via tests/unit/run.sh.
+# allocator's internals.  Each runs with SuperSlabs; tests/unit/standalone.sh
+# runs most of them (its list) again with standalone slabs
+# (UNIT_STANDALONE=1, which unit.h turns into HAKMEM_TINY_USE_SUPERSLAB=0).
 if HAVE_CHECK
 unit_suites = tests/unit/test_sizeclass tests/unit/test_superslab \
 	tests/unit/test_tiny tests/unit/test_mid tests/unit/test_large \
