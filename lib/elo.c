@@ -243,33 +243,87 @@ void hak_elo_update(double *ra, double *rb, double score_a, double k)
     *rb += k * ((1.0 - score_a) - (1.0 - ea));
 }
 
-/* The time between two events is held by every arm; a gap of the decay
- * time or more empties every model, as the decay empties BigCache. */
-static void advance(uint64_t t)
+/* Arms whose models are equal to the bit (alike[a]: arm a's is arm
+ * a - 1's) are computed once: in most programs the thirteen arms are two or
+ * three groups, those that release its blocks and those that keep them.
+ * Set again at each epoch's end, when the costs restart from zero. */
+static bool alike[HAK_ELO_ARMS];
+
+/* One event for every arm: first the time since the last event, held by
+ * every arm (a gap of the decay time or more empties every model, as the
+ * decay empties BigCache), then the operation.  free: the capacity went
+ * back under `bound` (else an allocation of it). */
+static void play(bool free, size_t capacity, size_t bound, uint64_t t)
 {
     uint64_t dt = last_ns != 0 && t > last_ns ? t - last_ns : 0;
-    last_ns = t;
-    if (dt == 0)
-        return;
+    if (t > last_ns)
+        last_ns = t;
     uint64_t decay = (uint64_t)hak_opt.decay_ms * 1000000u;
     bool decayed = dt >= decay;
     double held_ns = (double)(decayed ? decay : dt) * hold_ns;
+    double cap = (double)capacity, b = (double)bound;
     for (unsigned a = 0; a < HAK_ELO_ARMS; a++) {
         model_t *m = &model[a];
+        bool release = free && capacity >= arm_thr[a];
+        if (alike[a]) {
+            if (!free || release == (capacity >= arm_thr[a - 1])) {
+                *m = model[a - 1];
+                continue;
+            }
+            alike[a] = false;
+        }
         m->cost += m->resident * held_ns;
         if (decayed && m->resident > 0) {
             m->cost += call_ns + m->resident * zap_byte;
             m->resident = 0;
         }
+        if (!free) {
+            double hit = cap < m->resident ? cap : m->resident;
+            m->resident -= hit;
+            if (hit < cap)
+                m->cost += call_ns + fault_cost(cap - hit);
+        } else if (release) {
+            m->cost += call_ns + cap * zap_byte;
+        } else {
+            m->resident += cap;
+            if (m->resident > b) {
+                m->cost += call_ns + (m->resident - b) * zap_byte;
+                m->resident = b;
+            }
+        }
     }
 }
 
+/* Resting: a program whose leader has held for STABLE_EPOCHS epochs is
+ * modelled one epoch in REST_EPOCHS + 2 (a warm-up, unscored, that starts
+ * every model from what BigCache really holds, then a scored one), so
+ * that a program making millions of large operations a second does not
+ * pay the model for each of them.  A new leader ends the rest. */
+#define STABLE_EPOCHS 8
+#define REST_EPOCHS   14
+
+static unsigned stable;                /* epochs the leader has held */
+static bool     warmup;                /* the running epoch is not scored */
+static _Atomic bool resting;
+static _Atomic int64_t rest_left;      /* events until the models wake */
+
 static void close_epoch(void)
 {
+    if (warmup) {
+        warmup = false;
+        events = 0;
+        for (unsigned a = 0; a < HAK_ELO_ARMS; a++) {
+            model[a].cost = 0;
+            alike[a] = a > 0 && model[a].resident == model[a - 1].resident;
+        }
+        real_start();
+        return;
+    }
     double c[HAK_ELO_ARMS];
     for (unsigned a = 0; a < HAK_ELO_ARMS; a++) {
         c[a] = model[a].cost / (double)events;
         model[a].cost = 0;
+        alike[a] = a > 0 && model[a].resident == model[a - 1].resident;
     }
     check.predicted = c[current];
     check.measured = real_cost() / (double)events;
@@ -329,9 +383,31 @@ static void close_epoch(void)
     for (unsigned i = HAK_ELO_ARMS; i-- > 0;)
         if (arms[i].rating > arms[lead].rating)
             lead = i;
+    stable = lead == current ? stable + 1 : 0;
     current = lead;
     atomic_store_explicit(&hak_elo_threshold, arm_thr[lead], memory_order_relaxed);
     real_start();
+    if (stable >= STABLE_EPOCHS) {
+        atomic_store_explicit(&rest_left, (int64_t)REST_EPOCHS * hak_opt.elo_epoch, memory_order_relaxed);
+        atomic_store_explicit(&resting, true, memory_order_relaxed);
+    }
+}
+
+/* The end of a rest: every model starts again from the bytes BigCache
+ * holds (each arm's own would have differed, which the warm-up epoch
+ * washes out). */
+static void wake(void)
+{
+    double held = (double)hak_bigcache_held();
+    for (unsigned a = 0; a < HAK_ELO_ARMS; a++) {
+        model[a].resident = held;
+        model[a].cost = 0;
+        alike[a] = a > 0;
+    }
+    events = 0;
+    last_ns = 0;
+    warmup = true;
+    atomic_store_explicit(&resting, false, memory_order_relaxed);
 }
 
 static void event_done(void)
@@ -344,15 +420,7 @@ void hak_elo_event_alloc(size_t capacity, uint64_t t_ns)
 {
     if (!priced)
         set_prices();
-    advance(t_ns);
-    double cap = (double)capacity;
-    for (unsigned a = 0; a < HAK_ELO_ARMS; a++) {
-        model_t *m = &model[a];
-        double hit = cap < m->resident ? cap : m->resident;
-        m->resident -= hit;
-        if (hit < cap)
-            m->cost += call_ns + fault_cost(cap - hit);
-    }
+    play(false, capacity, 0, t_ns);
     event_done();
 }
 
@@ -360,56 +428,96 @@ void hak_elo_event_free(size_t capacity, size_t bound, uint64_t t_ns)
 {
     if (!priced)
         set_prices();
-    advance(t_ns);
-    double cap = (double)capacity, b = (double)bound;
-    for (unsigned a = 0; a < HAK_ELO_ARMS; a++) {
-        model_t *m = &model[a];
-        if (capacity >= arm_thr[a]) {
-            m->cost += call_ns + cap * zap_byte;
-            continue;
-        }
-        m->resident += cap;
-        if (m->resident > b) {
-            m->cost += call_ns + (m->resident - b) * zap_byte;
-            m->resident = b;
-        }
-    }
+    play(true, capacity, bound, t_ns);
     event_done();
 }
 
-/* The real bytes held since the last event, integrated over time for the
- * check (KiB.us); called after the operation, so that what it leaves
- * held is what the next interval holds. */
+/* The real bytes held since the last flush, integrated over time for the
+ * check (KiB.us). */
 static size_t real_held;
+static uint64_t real_ns;
 
 static void integrate_real(uint64_t t)
 {
-    if (last_ns != 0 && t > last_ns)
-        real_hold += (real_held >> 10) * ((t - last_ns) / 1000);
+    if (real_ns != 0 && t > real_ns)
+        real_hold += (real_held >> 10) * ((t - real_ns) / 1000);
+    real_ns = t;
     real_held = hak_bigcache_held();
+}
+
+/* Each thread queues its events and plays them in groups of TLS_EVENTS,
+ * so that threads that allocate large blocks by the million take the lock
+ * once per group, not per block, and never sleep on it: a thread that
+ * finds it taken queues on, and waits only when its queue is full.  Times are from the coarse clock: what
+ * an event needs of time is the hold between events, and a sum of coarse
+ * intervals is as true as a sum of exact ones over many events. */
+#define TLS_EVENTS 16
+#define TLS_QUEUE  64                 /* past TLS_EVENTS, a busy lock is waited for only when full */
+
+typedef struct {
+    uint64_t t_ns;
+    size_t capacity, bound;           /* bound: SIZE_MAX for an allocation */
+} queued_t;
+
+static __thread struct {
+    unsigned n, skipped;
+    queued_t ev[TLS_QUEUE];
+} queue __attribute__((tls_model("initial-exec")));
+
+static void flush(void)
+{
+    if (queue.n < TLS_QUEUE) {
+        if (pthread_mutex_trylock(&elo_lock) != 0)
+            return;
+    } else {
+        pthread_mutex_lock(&elo_lock);
+    }
+    integrate_real(queue.ev[queue.n - 1].t_ns);
+    for (unsigned i = 0; i < queue.n; i++) {
+        queued_t *e = &queue.ev[i];
+        if (e->bound == SIZE_MAX)
+            hak_elo_event_alloc(e->capacity, e->t_ns);
+        else
+            hak_elo_event_free(e->capacity, e->bound, e->t_ns);
+    }
+    queue.n = 0;
+    pthread_mutex_unlock(&elo_lock);
+}
+
+static void enqueue(size_t capacity, size_t bound)
+{
+    queue.ev[queue.n++] = (queued_t){ hak_now_ms() * 1000000u, capacity, bound };
+    if (queue.n >= TLS_EVENTS)
+        flush();
+}
+
+/* While the models rest, an event is only counted, TLS_EVENTS at a time. */
+static bool rested(void)
+{
+    if (!atomic_load_explicit(&resting, memory_order_relaxed))
+        return false;
+    if (++queue.skipped < TLS_EVENTS)
+        return true;
+    queue.skipped = 0;
+    if (atomic_fetch_sub_explicit(&rest_left, TLS_EVENTS, memory_order_relaxed) > TLS_EVENTS)
+        return true;
+    pthread_mutex_lock(&elo_lock);
+    if (atomic_load_explicit(&resting, memory_order_relaxed))
+        wake();
+    pthread_mutex_unlock(&elo_lock);
+    return true;
 }
 
 void hak_elo_alloc(size_t capacity)
 {
-    if (!hak_opt.elo)
-        return;
-    uint64_t t = hak_now_ns();
-    pthread_mutex_lock(&elo_lock);
-    integrate_real(t);
-    hak_elo_event_alloc(capacity, t);
-    pthread_mutex_unlock(&elo_lock);
+    if (hak_opt.elo && !rested())
+        enqueue(capacity, SIZE_MAX);
 }
 
 void hak_elo_free(size_t capacity)
 {
-    if (!hak_opt.elo)
-        return;
-    size_t bound = hak_bigcache_bound();
-    uint64_t t = hak_now_ns();
-    pthread_mutex_lock(&elo_lock);
-    integrate_real(t);
-    hak_elo_event_free(capacity, bound, t);
-    pthread_mutex_unlock(&elo_lock);
+    if (hak_opt.elo && !rested())
+        enqueue(capacity, hak_bigcache_bound());
 }
 
 void hak_elo_init(void)
@@ -420,8 +528,14 @@ void hak_elo_init(void)
         model[i] = (model_t){ 0 };
     }
     current = HAK_ELO_ARMS - 1;
-    epochs = events = last_ns = real_hold = 0;
+    epochs = events = last_ns = real_hold = real_ns = 0;
     real_held = 0;
+    queue.n = 0;
+    stable = 0;
+    warmup = false;
+    atomic_store_explicit(&resting, false, memory_order_relaxed);
+    for (unsigned i = 0; i < HAK_ELO_ARMS; i++)
+        alike[i] = i > 0;
     priced = false;
     check = (hak_elo_check_t){ 0 };
     atomic_store_explicit(&hak_elo_threshold, hak_opt.elo ? arm_thr[current] : hak_opt.large_release,
