@@ -325,12 +325,17 @@ size_t hak_bigcache_bound(void)
  * point, not only what is live between its frees, and belongs to the
  * period it was reached in (a peak noted into a stale period would be
  * forgotten by the next look, and the block freed right after it not
- * kept). */
+ * kept).  Below the noted peak there is nothing to note, and no clock to
+ * read: a stale peak at least that high stands for this one until the
+ * next look rolls the period. */
 void hak_bigcache_note_live(void)
 {
     size_t live = (size_t)atomic_load_explicit(&hak_stats.large_live_bytes, memory_order_relaxed);
-    roll_period(live, hak_now_ms());
     size_t p = atomic_load_explicit(&peak_now, memory_order_relaxed);
+    if (live <= p)
+        return;
+    roll_period(live, hak_now_ms());
+    p = atomic_load_explicit(&peak_now, memory_order_relaxed);
     while (live > p && !atomic_compare_exchange_weak_explicit(&peak_now, &p, live, memory_order_relaxed,
                                                               memory_order_relaxed))
         ;
