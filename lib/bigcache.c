@@ -306,7 +306,7 @@ static size_t bound_at(uint64_t now)
     size_t b = hak_opt.bigcache_max, lim = hak_opt.bigcache_peak;
     if (b == 0 || lim <= b)
         return b;
-    size_t live = (size_t)atomic_load_explicit(&hak_stats.large_live_bytes, memory_order_relaxed);
+    size_t live = hak_large_live_bytes();
     size_t freed = live_peak(live, now) - live;
     size_t share = live * hak_opt.bigcache_live / 100;     /* live < 2^47 */
     if (freed < share)
@@ -330,7 +330,7 @@ size_t hak_bigcache_bound(void)
  * next look rolls the period. */
 void hak_bigcache_note_live(void)
 {
-    size_t live = (size_t)atomic_load_explicit(&hak_stats.large_live_bytes, memory_order_relaxed);
+    size_t live = hak_large_live_bytes();
     size_t p = atomic_load_explicit(&peak_now, memory_order_relaxed);
     if (live <= p)
         return;

@@ -196,6 +196,7 @@ static void heap_retire(hak_heap_t *h)
 static void heap_thread_exit(void *arg)
 {
     hak_heap_t *h = arg;
+    hak_large_publish();
     hak_tls_heap = &heap_dead;
     heap_teardown(h);
     heap_retire(h);

@@ -397,6 +397,8 @@ void   hak_large_free(hak_large_t *l, const void *site);
 size_t hak_large_usable(hak_large_t *l);
 bool   hak_large_resize(hak_large_t *l, size_t size);
 void  *hak_large_move(hak_large_t *l, size_t size);   /* mremap; NULL: copy instead */
+void   hak_large_publish(void);                        /* this thread's live-block counts, to hak_stats */
+size_t hak_large_live_bytes(void);                     /* live large bytes, as this thread sees them */
 hak_large_t *hak_large_of(uintptr_t entry, void *p);
 bool   hak_large_is_cached(uintptr_t entry, void *p);   /* freed, in BigCache */
 void   hak_large_release(hak_large_t *l);             /* mapping to the batch */

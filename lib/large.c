@@ -121,12 +121,57 @@ static hak_large_t *map_block(size_t size, size_t align)
 }
 
 /* Live large blocks, their usable bytes and their mappings, for the
- * statistics (mallinfo's hblks and hblkhd); sign: +1 in, -1 out. */
-static void large_live(const hak_large_t *l, int sign)
+ * statistics (mallinfo's hblks and hblkhd) and BigCache's bound.  A thread
+ * with a heap adds them up on its own and publishes them every
+ * LIVE_BATCH operations, or when its bytes are LIVE_SLACK off: two threads
+ * that allocate large blocks by the million would otherwise spend a third
+ * of their time handing these counters' cache line to each other
+ * (larson-large).  What a thread has not published yet it sees itself
+ * (hak_large_live_bytes), and the readers of the statistics publish
+ * theirs first, so a single thread's figures are exact; another thread's
+ * lag by at most LIVE_BATCH blocks or LIVE_SLACK bytes.  A thread's heap
+ * teardown publishes what is left; after it (other key destructors) and
+ * without a heap, every operation publishes at once. */
+#define LIVE_BATCH 16
+#define LIVE_SLACK ((int64_t)16 << 20)
+
+static __thread struct {
+    int64_t live, bytes, mapped;
+    uint64_t allocs, frees;
+    unsigned ops;
+} unpublished __attribute__((tls_model("initial-exec")));
+
+void hak_large_publish(void)
 {
-    hak_stats_add(&hak_stats.large_live, sign, NULL);
-    hak_stats_add(&hak_stats.large_live_bytes, sign * (int64_t)l->capacity, NULL);
-    hak_stats_add(&hak_stats.large_live_mapped, sign * (int64_t)l->map_size, NULL);
+    if (unpublished.ops == 0)
+        return;
+    hak_stats_add(&hak_stats.large_live, unpublished.live, NULL);
+    hak_stats_add(&hak_stats.large_live_bytes, unpublished.bytes, NULL);
+    hak_stats_add(&hak_stats.large_live_mapped, unpublished.mapped, NULL);
+    atomic_fetch_add_explicit(&hak_stats.large_allocs, unpublished.allocs, memory_order_relaxed);
+    atomic_fetch_add_explicit(&hak_stats.large_frees, unpublished.frees, memory_order_relaxed);
+    unpublished.live = unpublished.bytes = unpublished.mapped = 0;
+    unpublished.allocs = unpublished.frees = 0;
+    unpublished.ops = 0;
+}
+
+size_t hak_large_live_bytes(void)
+{
+    return (size_t)(atomic_load_explicit(&hak_stats.large_live_bytes, memory_order_relaxed) +
+                    (uint64_t)unpublished.bytes);
+}
+
+/* sign: +1 in, -1 out; op: counts an allocation (+1) or a free (-1). */
+static void large_live(const hak_large_t *l, int sign, int op)
+{
+    unpublished.live += sign;
+    unpublished.bytes += sign * (int64_t)l->capacity;
+    unpublished.mapped += sign * (int64_t)l->map_size;
+    unpublished.allocs += op > 0;
+    unpublished.frees += op < 0;
+    if (++unpublished.ops >= LIVE_BATCH || unpublished.bytes > LIVE_SLACK || unpublished.bytes < -LIVE_SLACK ||
+        hak_tls_heap->kind == HAK_HEAP_SENTINEL)
+        hak_large_publish();
 }
 
 static hak_large_t *fit_block(size_t size, size_t cap, size_t align);
@@ -183,8 +228,7 @@ void *hak_large_alloc(size_t size, size_t align, bool zero, const void *site)
     touch(l, size);
     l->site = site;
     l->magic = LARGE_LIVE ^ hak_secret;
-    atomic_fetch_add_explicit(&hak_stats.large_allocs, 1, memory_order_relaxed);
-    large_live(l, 1);
+    large_live(l, 1, 1);
     hak_bigcache_note_live();
     hak_elo_alloc(l->capacity);
     return (void *)l->user;
@@ -239,7 +283,7 @@ bool hak_large_resize(hak_large_t *l, size_t size)
     }
     /* A live block may be written up to its capacity; calloc relies on
      * `dirty` to know what a recycled block must have cleared. */
-    large_live(l, -1);
+    large_live(l, -1, 0);
     if (cap < l->capacity || l->dirty < cap)
         l->dirty = cap;
     l->capacity = cap;
@@ -247,7 +291,7 @@ bool hak_large_resize(hak_large_t *l, size_t size)
     if (l->touched > l->dirty)
         l->touched = l->dirty;
     touch(l, size);
-    large_live(l, 1);
+    large_live(l, 1, 0);
     atomic_fetch_add_explicit(&hak_stats.large_inplace, 1, memory_order_relaxed);
     return true;
 }
@@ -310,7 +354,7 @@ void *hak_large_move(hak_large_t *l, size_t size)
     size_t map = round_up(cap, HAK_SS_SIZE);
     if (size > (size_t)PTRDIFF_MAX - 2 * HAK_SS_SIZE || map <= l->map_size)
         return NULL;
-    large_live(l, -1);
+    large_live(l, -1, 0);
     bool moved = remap(l, map);
     if (moved) {
         l->capacity = cap;
@@ -319,7 +363,7 @@ void *hak_large_move(hak_large_t *l, size_t size)
         l->huge = set_huge(l->user, map, cap, l->huge);
         touch(l, size);
     }
-    large_live(l, 1);
+    large_live(l, 1, 0);
     return moved ? (void *)l->user : NULL;
 }
 
@@ -404,8 +448,7 @@ void hak_large_free(hak_large_t *l, const void *site)
 {
     (void)site;
     l->magic = LARGE_CACHED ^ hak_secret;
-    atomic_fetch_add_explicit(&hak_stats.large_frees, 1, memory_order_relaxed);
-    large_live(l, -1);
+    large_live(l, -1, -1);
     size_t cap = l->capacity;
     if (!hak_bigcache_put(l))
         hak_large_release(l);

@@ -128,6 +128,7 @@ void hak_stats_summary(hak_stats_summary_t *s, hak_class_totals_t t[HAK_NCLASS])
         s->in_use_bytes[k] += u * hak_classes[c].bsize;
         s->remote_frees += t[c].remote;
     }
+    hak_large_publish();
     s->allocs[2] = LOAD(large_allocs);
     s->frees[2] = LOAD(large_frees);
     s->in_use[2] = LOAD(large_live);
@@ -195,6 +196,7 @@ void hak_stats_mallinfo(hak_mallinfo_t *m)
     for (unsigned c = 0; c < HAK_NCLASS; c++)
         m->uordblks += atomic_load_explicit(&hak_class_stats[c].out, memory_order_relaxed) *
                        hak_classes[c].bsize;
+    hak_large_publish();
     m->hblks = LOAD(large_live);
     m->hblkhd = LOAD(large_live_mapped);
     m->keepcost = hak_bigcache_held() + hak_batch_pending();
@@ -240,6 +242,7 @@ HAK_EXPORT int hak_stats_get(struct hak_stats *out, size_t size)
 
 void hak_stats_report(int fd)
 {
+    hak_large_publish();
     hak_write_str(fd, "hakmem " PACKAGE_VERSION " statistics\n");
     line(fd, "mapped bytes", LOAD(mapped));
     line(fd, "mapped bytes (peak)", LOAD(mapped_peak));

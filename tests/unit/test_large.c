@@ -4,6 +4,7 @@
 #include "unit.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <sys/mman.h>
 
 START_TEST(test_large_block_is_registered_and_forgotten_when_released)
@@ -21,8 +22,10 @@ START_TEST(test_large_block_is_registered_and_forgotten_when_released)
     ck_assert_uint_eq(l->capacity, hak_large_capacity(size));
     ck_assert_uint_eq(hak_malloc_usable_size(p), l->capacity);
     memset(p, 1, hak_malloc_usable_size(p));
+    hak_large_publish();                /* a thread's counts are published in batches */
     uint64_t frees = atomic_load(&hak_stats.large_frees);
     hak_free(p);
+    hak_large_publish();
     ck_assert_uint_eq(atomic_load(&hak_stats.large_frees), frees + 1);
     ck_assert_uint_eq(hak_registry[(uintptr_t)p >> HAK_SS_SHIFT], 0);
 }
@@ -149,11 +152,43 @@ START_TEST(test_large_double_free_aborts)
 }
 END_TEST
 
+/* A thread keeps its live-block counts to itself for a few operations
+ * (large.c); its exit publishes them, and a reader's own are exact. */
+static void *keep_two_of_three(void *arg)
+{
+    void **out = arg;
+    for (int i = 0; i < 3; i++)
+        out[i] = hak_malloc((size_t)1 << 20);
+    hak_free(out[2]);
+    return NULL;
+}
+
+START_TEST(test_live_counts_of_an_exited_thread_are_published)
+{
+    void *mine = hak_malloc((size_t)3 << 20);
+    void *theirs[3];
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, keep_two_of_three, theirs), 0);
+    ck_assert_int_eq(pthread_join(t, NULL), 0);
+    struct hak_stats s;
+    ck_assert_int_eq(hak_stats_get(&s, sizeof s), 0);
+    ck_assert_uint_eq(s.large_in_use, 3);
+    ck_assert_uint_eq(s.large_allocs, 4);
+    ck_assert_uint_eq(s.large_frees, 1);
+    hak_free(theirs[0]);
+    hak_free(theirs[1]);
+    hak_free(mine);
+    ck_assert_int_eq(hak_stats_get(&s, sizeof s), 0);
+    ck_assert_uint_eq(s.large_in_use, 0);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("large");
     TCase *tc = tcase_create("mappings");
     UNIT_TEST(tc, test_large_block_is_registered_and_forgotten_when_released);
+    UNIT_TEST(tc, test_live_counts_of_an_exited_thread_are_published);
     UNIT_TEST(tc, test_capacity_is_the_size_class_at_most_a_quarter_above);
     UNIT_TEST(tc, test_large_block_spanning_windows_is_found_from_each);
     UNIT_TEST(tc, test_large_alignments_up_to_4mib);
