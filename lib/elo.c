@@ -36,9 +36,10 @@
  * BigCache applies; it changes only when another arm's rating is higher
  * (the first of equals is the one already leading, then "keep all").
  *
- * The running arm's real cost is measured beside its prediction, from the
- * process's page faults, the kernel calls and bytes given back that the
- * statistics count, and the bytes BigCache really held: hakmem's report
+ * The running arm's real cost is measured beside its prediction, at the
+ * same prices, from what large.c really did (bytes handed out fresh,
+ * mappings made, blocks given back and their dirty bytes) and the bytes
+ * BigCache really held: hakmem's report
  * prints both, the check that the model tells the truth about the arm
  * that was played. */
 #include "internal.h"
@@ -81,18 +82,18 @@ static struct {
 } real_at;
 static uint64_t real_hold;             /* KiB.us BigCache held, integrated */
 
+/* The large side's own: the slab side's kernel calls and decommits are
+ * no arm's doing. */
 static uint64_t kernel_calls(void)
 {
-    return atomic_load_explicit(&hak_stats.map_calls, memory_order_relaxed) +
-           atomic_load_explicit(&hak_stats.unmap_calls, memory_order_relaxed) +
-           atomic_load_explicit(&hak_stats.madvise_calls, memory_order_relaxed);
+    return atomic_load_explicit(&hak_stats.large_calls, memory_order_relaxed);
 }
 
 static void real_start(void)
 {
     real_at.fresh = atomic_load_explicit(&hak_stats.large_fresh_bytes, memory_order_relaxed);
     real_at.calls = kernel_calls();
-    real_at.zapped = atomic_load_explicit(&hak_stats.madvise_bytes, memory_order_relaxed);
+    real_at.zapped = atomic_load_explicit(&hak_stats.large_released_bytes, memory_order_relaxed);
     real_at.hold_kib_us = real_hold;
 }
 
@@ -107,7 +108,7 @@ static double fault_cost(double bytes)
 static double real_cost(void)
 {
     double fresh = (double)(atomic_load_explicit(&hak_stats.large_fresh_bytes, memory_order_relaxed) - real_at.fresh);
-    double zapped = (double)(atomic_load_explicit(&hak_stats.madvise_bytes, memory_order_relaxed) - real_at.zapped);
+    double zapped = (double)(atomic_load_explicit(&hak_stats.large_released_bytes, memory_order_relaxed) - real_at.zapped);
     return fault_cost(fresh) + zapped / PAGE * zap_ns +
            (double)(kernel_calls() - real_at.calls) * call_ns +
            (double)(real_hold - real_at.hold_kib_us) * 1024.0 * 1000.0 * hold_ns;
@@ -432,17 +433,18 @@ void hak_elo_event_free(size_t capacity, size_t bound, uint64_t t_ns)
     event_done();
 }
 
-/* The real bytes held since the last flush, integrated over time for the
- * check (KiB.us). */
+/* The real bytes held, integrated over time for the check (KiB.us): what
+ * BigCache held after each event, until the next, as the models do. */
 static size_t real_held;
 static uint64_t real_ns;
 
-static void integrate_real(uint64_t t)
+static void integrate_real(uint64_t t, size_t held_after)
 {
     if (real_ns != 0 && t > real_ns)
         real_hold += (real_held >> 10) * ((t - real_ns) / 1000);
-    real_ns = t;
-    real_held = hak_bigcache_held();
+    if (t > real_ns)
+        real_ns = t;
+    real_held = held_after;
 }
 
 /* Each thread queues its events and plays them in groups of TLS_EVENTS,
@@ -457,6 +459,7 @@ static void integrate_real(uint64_t t)
 typedef struct {
     uint64_t t_ns;
     size_t capacity, bound;           /* bound: SIZE_MAX for an allocation */
+    size_t held;                      /* BigCache's bytes after the operation */
 } queued_t;
 
 static __thread struct {
@@ -472,9 +475,9 @@ static void flush(void)
     } else {
         pthread_mutex_lock(&elo_lock);
     }
-    integrate_real(queue.ev[queue.n - 1].t_ns);
     for (unsigned i = 0; i < queue.n; i++) {
         queued_t *e = &queue.ev[i];
+        integrate_real(e->t_ns, e->held);
         if (e->bound == SIZE_MAX)
             hak_elo_event_alloc(e->capacity, e->t_ns);
         else
@@ -486,7 +489,7 @@ static void flush(void)
 
 static void enqueue(size_t capacity, size_t bound)
 {
-    queue.ev[queue.n++] = (queued_t){ hak_now_ms() * 1000000u, capacity, bound };
+    queue.ev[queue.n++] = (queued_t){ hak_now_ms() * 1000000u, capacity, bound, hak_bigcache_held() };
     if (queue.n >= TLS_EVENTS)
         flush();
 }

@@ -513,6 +513,7 @@ typedef struct hak_stats_s {
     _Atomic uint64_t batch_reused, batch_cancels, retained_reused;
     _Atomic uint64_t slab_decommits, large_inplace, large_mremaps;
     _Atomic uint64_t large_fresh_bytes;   /* of large blocks, handed out not resident */
+    _Atomic uint64_t large_released_bytes, large_calls;   /* ... given back dirty; mappings and releases */
     _Atomic uint64_t slab_mapped;         /* SuperSlabs and standalone slabs, bytes */
     _Atomic uint64_t large_live, large_live_bytes, large_live_mapped; /* blocks, capacity, mappings */
 } hak_stats_t;

@@ -114,8 +114,10 @@ static hak_large_t *map_block(size_t size, size_t align)
     l->map_size = map;
     l->capacity = cap;
     l->dirty = zero ? 0 : map;             /* past cap too: a recycled range */
-    if (zero)
+    if (zero) {
         atomic_fetch_add_explicit(&hak_stats.large_fresh_bytes, cap, memory_order_relaxed);
+        atomic_fetch_add_explicit(&hak_stats.large_calls, 1, memory_order_relaxed);
+    }
     l->huge = set_huge((uintptr_t)base, map, cap, huge);
     return l;
 }
@@ -463,6 +465,8 @@ void hak_large_release(hak_large_t *l)
     uint8_t huge = l->huge;
     hak_registry_set(base, map, 0);
     rec_put(l);
+    atomic_fetch_add_explicit(&hak_stats.large_released_bytes, dirty, memory_order_relaxed);
+    atomic_fetch_add_explicit(&hak_stats.large_calls, 1, memory_order_relaxed);
     hak_batch_release((void *)base, map, dirty, huge);
 }
 
