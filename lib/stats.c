@@ -31,24 +31,39 @@ void hak_stats_add(_Atomic uint64_t *c, int64_t delta, _Atomic uint64_t *peak)
     }
 }
 
-static void line(int fd, const char *name, uint64_t v)
+/* Where every value starts: after the longest label ("madvise calls
+ * (huge pages)", "elo off; release threshold") and two spaces, so that the
+ * figures read down one column.  A label that outgrows it still gets its
+ * two spaces, and tests/unit/test_stats.c fails until the column is widened. */
+#define VALUE_COL 30
+
+/* "  name      value\n", one write per line. */
+static void put_line(int fd, const char *name, const char *value)
 {
-    char buf[128], num[24];
-    size_t n = strlen(name);
-    if (n > 60)
-        n = 60;
+    char buf[192];
+    size_t len = strlen(name), vlen = strlen(value);
+    hak_assert(len <= 100 && vlen <= 48);      /* the report's own labels, at most ~30 */
+    if (len > 100)
+        len = 100;
+    if (vlen > 48)
+        vlen = 48;
+    size_t n = 2, end = 2 + len + 2 > VALUE_COL ? 2 + len + 2 : VALUE_COL;
     memcpy(buf, "  ", 2);
-    memcpy(buf + 2, name, n);
-    n += 2;
-    do
-        buf[n++] = ' ';
-    while (n < 28);
-    size_t k = hak_fmt_u64(num, v);
-    memcpy(buf + n, num, k);
-    n += k;
+    memcpy(buf + n, name, len);
+    for (n += len; n < end; n++)
+        buf[n] = ' ';
+    memcpy(buf + n, value, vlen);
+    n += vlen;
     buf[n++] = '\n';
     buf[n] = '\0';
     hak_write_str(fd, buf);
+}
+
+static void line(int fd, const char *name, uint64_t v)
+{
+    char num[24];
+    hak_fmt_u64(num, v);
+    put_line(fd, name, num);
 }
 
 static size_t put_str(char *buf, size_t n, const char *s)

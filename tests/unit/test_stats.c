@@ -57,6 +57,47 @@ static uint64_t report_value(const char *name)
     return strtoull(p + strlen(key), NULL, 10);
 }
 
+/* Where the value of a "  label  value" line starts, or -1 for the lines
+ * that are tables of their own: a size class ("  class 48: ...") or an
+ * arm of the leaderboard ("  512 KiB: ..."). */
+static int value_column(const char *line, size_t len)
+{
+    size_t i = 0;
+    while (i < len && line[i] == ' ')
+        i++;
+    if (i < 2 || i == len || (line[i] >= '0' && line[i] <= '9') ||
+        strncmp(line + i, "class ", 6) == 0)
+        return -1;
+    while (i + 1 < len && !(line[i] == ' ' && line[i + 1] == ' '))
+        i++;
+    ck_assert_msg(i + 1 < len, "no two spaces between label and value: \"%.*s\"", (int)len, line);
+    while (line[i] == ' ')
+        i++;
+    return (int)i;
+}
+
+/* Every label/value line before the options (NAME=value, a listing of
+ * their own) has its value in one column; returns how many there are. */
+static int check_value_column(void)
+{
+    const char *end = strstr(report, "\noptions\n");
+    ck_assert_ptr_nonnull(end);
+    int col = -1, lines = 0;
+    for (const char *p = report; p < end;) {
+        const char *nl = strchr(p, '\n');
+        int c = value_column(p, (size_t)(nl - p));
+        if (c >= 0) {
+            if (col < 0)
+                col = c;
+            ck_assert_msg(c == col, "value at column %d, not %d: \"%.*s\"", c, col,
+                          (int)(nl - p), p);
+            lines++;
+        }
+        p = nl + 1;
+    }
+    return lines;
+}
+
 static void *blocks[N];
 static size_t block_size;
 static pthread_barrier_t allocated, remote_done, report_read;
@@ -193,6 +234,25 @@ START_TEST(test_large_blocks)
 }
 END_TEST
 
+/* With the tournament on and off (its line "elo off; release threshold"
+ * is among the longest labels). */
+START_TEST(test_report_values_aligned_in_one_column)
+{
+    unit_init();
+    void *p = hak_malloc((size_t)4 << 20);
+    read_report();
+    ck_assert_int_ge(check_value_column(), 60);
+    ck_assert_ptr_nonnull(strstr(report, "\n  madvise calls (huge pages)  "));
+    bool elo = hak_opt.elo;
+    hak_opt.elo = false;
+    read_report();
+    hak_opt.elo = elo;
+    ck_assert_int_ge(check_value_column(), 50);
+    ck_assert_ptr_nonnull(strstr(report, "\n  elo off; release threshold  "));
+    hak_free(p);
+}
+END_TEST
+
 /* The size argument: a larger struct (a newer caller) gets the known
  * fields and the rest untouched; a smaller one than the first version is
  * refused. */
@@ -227,6 +287,7 @@ static Suite *suite(void)
     UNIT_TEST(tc, test_heapless_remote_frees);
     UNIT_TEST(tc, test_large_blocks);
     UNIT_TEST(tc, test_stats_get_sizes);
+    UNIT_TEST(tc, test_report_values_aligned_in_one_column);
     suite_add_tcase(s, tc);
     return s;
 }
