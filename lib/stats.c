@@ -31,6 +31,48 @@ void hak_stats_add(_Atomic uint64_t *c, int64_t delta, _Atomic uint64_t *peak)
     }
 }
 
+static size_t put_str(char *buf, size_t n, const char *s)
+{
+    size_t k = strlen(s);
+    memcpy(buf + n, s, k);
+    return n + k;
+}
+
+static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
+
+/* The exact figure first, which scripts read, then the size in the
+ * largest unit it reaches, rounded to one decimal in integers: the report
+ * runs inside the allocator, without printf. */
+size_t hak_fmt_bytes(char *buf, uint64_t v)
+{
+    size_t n = hak_fmt_u64(buf, v);
+    if (v < 1024)
+        return n;
+    unsigned u = 1;
+    while (u < 6 && v >> (10 * u + 10) != 0)
+        u++;
+    unsigned shift = 10 * u;
+    uint64_t whole = v >> shift, rest = v & (((uint64_t)1 << shift) - 1);
+    uint64_t tenths = (rest * 10 + ((uint64_t)1 << (shift - 1))) >> shift;   /* < 2^64: rest < 2^60 */
+    if (tenths == 10) {
+        whole++;
+        tenths = 0;
+    }
+    if (whole == 1024) {       /* 1023.96 KiB reads 1.0 MiB */
+        whole = 1;
+        u++;
+    }
+    n = put_str(buf, n, " (");
+    n += hak_fmt_u64(buf + n, whole);
+    buf[n++] = '.';
+    buf[n++] = (char)('0' + tenths);
+    buf[n++] = ' ';
+    n = put_str(buf, n, units[u]);
+    n = put_str(buf, n, ")");
+    buf[n] = '\0';
+    return n;
+}
+
 /* Where every value starts: after the longest label ("madvise calls
  * (huge pages)", "elo off; release threshold") and two spaces, so that the
  * figures read down one column.  A label that outgrows it still gets its
@@ -66,11 +108,12 @@ static void line(int fd, const char *name, uint64_t v)
     put_line(fd, name, num);
 }
 
-static size_t put_str(char *buf, size_t n, const char *s)
+/* For the figures that count bytes (others count calls or blocks). */
+static void bytes_line(int fd, const char *name, uint64_t v)
 {
-    size_t k = strlen(s);
-    memcpy(buf + n, s, k);
-    return n + k;
+    char num[HAK_FMT_BYTES_MAX];
+    hak_fmt_bytes(num, v);
+    put_line(fd, name, num);
 }
 
 /* The leaderboard, best first: threshold, rating, predicted cost per
@@ -84,12 +127,12 @@ static void elo_report(int fd)
     hak_elo_check_t chk;
     unsigned lead = hak_elo_snapshot(arms, &epochs, &chk);
     if (!hak_opt.elo) {
-        line(fd, "elo off; release threshold", atomic_load(&hak_elo_threshold));
+        bytes_line(fd, "elo off; release threshold", atomic_load(&hak_elo_threshold));
         return;
     }
     hak_write_str(fd, "elo (threshold: rating, predicted ns/event, epochs led, won-lost)\n");
     line(fd, "epochs", epochs);
-    line(fd, "leader threshold", hak_elo_arm_threshold(lead));
+    bytes_line(fd, "leader threshold", hak_elo_arm_threshold(lead));
     line(fd, "predicted ns (all epochs)", (uint64_t)chk.predicted_sum);
     line(fd, "measured ns (all epochs)", (uint64_t)chk.measured_sum);
     line(fd, "predicted ns/event (last)", (uint64_t)chk.predicted);
@@ -196,11 +239,11 @@ static void classes_report(int fd)
         strcpy(name + n, " in use");
         line(fd, name, s.in_use[k]);
         strcpy(name + n, " bytes in use");
-        line(fd, name, s.in_use_bytes[k]);
+        bytes_line(fd, name, s.in_use_bytes[k]);
     }
     line(fd, "remote frees", s.remote_frees);
     line(fd, "page faults", s.page_faults);
-    line(fd, "peak RSS bytes", s.peak_rss_bytes);
+    bytes_line(fd, "peak RSS bytes", s.peak_rss_bytes);
 }
 
 /* Lock-free but for BigCache's and the batch's: a snapshot of counters. */
@@ -259,8 +302,8 @@ void hak_stats_report(int fd)
 {
     hak_large_publish();
     hak_write_str(fd, "hakmem " PACKAGE_VERSION " statistics\n");
-    line(fd, "mapped bytes", LOAD(mapped));
-    line(fd, "mapped bytes (peak)", LOAD(mapped_peak));
+    bytes_line(fd, "mapped bytes", LOAD(mapped));
+    bytes_line(fd, "mapped bytes (peak)", LOAD(mapped_peak));
     line(fd, "mmap calls", LOAD(map_calls));
     line(fd, "munmap calls", LOAD(unmap_calls));
     line(fd, "superslabs", LOAD(superslabs));
@@ -285,25 +328,25 @@ void hak_stats_report(int fd)
     line(fd, "blocks not kept", LOAD(bc_rejects));
     line(fd, "evicted (bytes bound)", LOAD(bc_evicted));
     line(fd, "evicted (decay)", LOAD(bc_decayed));
-    line(fd, "bytes held", hak_bigcache_held());
-    line(fd, "bytes held (peak)", LOAD(bc_bytes_peak));
-    line(fd, "bytes bound (now)", hak_bigcache_bound());
+    bytes_line(fd, "bytes held", hak_bigcache_held());
+    bytes_line(fd, "bytes held (peak)", LOAD(bc_bytes_peak));
+    bytes_line(fd, "bytes bound (now)", hak_bigcache_bound());
     line(fd, "large in-place resizes", LOAD(large_inplace));
     line(fd, "large mremaps", LOAD(large_mremaps));
-    line(fd, "large bytes fresh", LOAD(large_fresh_bytes));
+    bytes_line(fd, "large bytes fresh", LOAD(large_fresh_bytes));
     hak_write_str(fd, "batch\n");
     line(fd, "ranges released", LOAD(batch_ranges));
-    line(fd, "bytes released", LOAD(batch_bytes));
+    bytes_line(fd, "bytes released", LOAD(batch_bytes));
     line(fd, "flushes", LOAD(batch_flushes));
     line(fd, "ranges coalesced", LOAD(batch_coalesced));
     line(fd, "madvise calls (release)", LOAD(madvise_calls));
-    line(fd, "madvise bytes (release)", LOAD(madvise_bytes));
+    bytes_line(fd, "madvise bytes (release)", LOAD(madvise_bytes));
     line(fd, "madvise calls (huge pages)", LOAD(advise_calls));
     line(fd, "pending reused", LOAD(batch_reused));
     line(fd, "retained reused", LOAD(retained_reused));
     line(fd, "reuses cancelled", LOAD(batch_cancels));
     line(fd, "slabs decommitted", LOAD(slab_decommits));
-    line(fd, "bytes retained", hak_batch_retained());
+    bytes_line(fd, "bytes retained", hak_batch_retained());
     elo_report(fd);
     classes_report(fd);
 #if HAKMEM_DEBUG_COUNTERS

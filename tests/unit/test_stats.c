@@ -2,7 +2,8 @@
  * frees by two threads (some of them remote) must show up as exactly
  * those numbers in the report's "size classes" section, while the
  * allocating heap is live and after it is retired, and in hak_stats_get.
- * Counts are read from the report itself, as a user would. */
+ * Counts are read from the report itself, as a user would.  And the
+ * report's layout: values in one column, byte figures exact and in units. */
 #include "unit.h"
 #include <errno.h>
 #include <pthread.h>
@@ -253,6 +254,73 @@ START_TEST(test_report_values_aligned_in_one_column)
 }
 END_TEST
 
+/* Edges of the units and of the rounding, in integers (no printf). */
+START_TEST(test_fmt_bytes)
+{
+    static const struct {
+        uint64_t v;
+        const char *want;
+    } t[] = {
+        { 0, "0" },
+        { 1023, "1023" },
+        { 1024, "1024 (1.0 KiB)" },
+        { 1075, "1075 (1.0 KiB)" },                 /* 1.0498 */
+        { 1076, "1076 (1.1 KiB)" },                 /* 1.0508 */
+        { 1535, "1535 (1.5 KiB)" },
+        { 1048524, "1048524 (1023.9 KiB)" },
+        { 1048525, "1048525 (1.0 MiB)" },          /* 1023.95 KiB rounds up to 1 MiB */
+        { 168820736, "168820736 (161.0 MiB)" },
+        { 33554432, "33554432 (32.0 MiB)" },
+        { (uint64_t)64 << 30, "68719476736 (64.0 GiB)" },
+        { ((uint64_t)1 << 40) - 1, "1099511627775 (1.0 TiB)" },
+        { UINT64_MAX, "18446744073709551615 (16.0 EiB)" },
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        char buf[HAK_FMT_BYTES_MAX];
+        size_t n = hak_fmt_bytes(buf, t[i].v);
+        ck_assert_str_eq(buf, t[i].want);
+        ck_assert_uint_eq(n, strlen(t[i].want));
+    }
+}
+END_TEST
+
+/* "  label  EXACT (X.Y UNIT)": the exact figure, and the same in units. */
+static void check_bytes_line(const char *name, uint64_t exact, const char *unit)
+{
+    char key[64];
+    snprintf(key, sizeof key, "\n  %s  ", name);
+    const char *p = strstr(report, key);
+    ck_assert_msg(p != NULL, "no %s in the report", name);
+    uint64_t v, whole, tenths;
+    char u[8];
+    ck_assert_int_eq(sscanf(p + strlen(key), " %lu (%lu.%1lu %7[A-Za-z])", &v, &whole, &tenths, u), 4);
+    ck_assert_uint_eq(v, exact);
+    ck_assert_str_eq(u, unit);
+    uint64_t scale = strcmp(unit, "KiB") == 0 ? 1 << 10 : strcmp(unit, "MiB") == 0 ? 1 << 20 : 1u << 30;
+    uint64_t shown = whole * scale + tenths * scale / 10;
+    ck_assert_uint_le(shown > exact ? shown - exact : exact - shown, scale / 20);
+}
+
+START_TEST(test_byte_figures_in_human_units_with_exact_figure)
+{
+    unit_init();
+    void *p = hak_malloc((size_t)4 << 20);
+    ck_assert_ptr_nonnull(p);
+    struct hak_stats s;
+    ck_assert_int_eq(hak_stats_get(&s, sizeof s), 0);
+    read_report();
+    check_bytes_line("mapped bytes", s.mapped, "MiB");
+    check_bytes_line("mapped bytes (peak)", s.mapped_peak, "MiB");
+    ck_assert_uint_ge(report_value("large bytes in use"), (size_t)4 << 20);
+    check_bytes_line("large bytes in use", report_value("large bytes in use"), "MiB");
+    check_bytes_line("peak RSS bytes", report_value("peak RSS bytes"), "MiB");
+    const char *c = strstr(report, "\n  mmap calls ");       /* counts stay bare figures */
+    ck_assert_ptr_nonnull(c);
+    ck_assert_ptr_null(memchr(c, '(', (size_t)(strchr(c + 1, '\n') - c)));
+    hak_free(p);
+}
+END_TEST
+
 /* The size argument: a larger struct (a newer caller) gets the known
  * fields and the rest untouched; a smaller one than the first version is
  * refused. */
@@ -288,6 +356,8 @@ static Suite *suite(void)
     UNIT_TEST(tc, test_large_blocks);
     UNIT_TEST(tc, test_stats_get_sizes);
     UNIT_TEST(tc, test_report_values_aligned_in_one_column);
+    UNIT_TEST(tc, test_fmt_bytes);
+    UNIT_TEST(tc, test_byte_figures_in_human_units_with_exact_figure);
     suite_add_tcase(s, tc);
     return s;
 }
