@@ -73,6 +73,24 @@ size_t hak_fmt_bytes(char *buf, uint64_t v)
     return n;
 }
 
+/* A size in the largest unit that divides it ("512 KiB", "64 GiB"), as
+ * the arms' thresholds are set; right-aligned to `width`. */
+static size_t fmt_exact(char *buf, uint64_t v, size_t width)
+{
+    char num[24];
+    unsigned u = 0;
+    while (u < 6 && v >= 1024 && v % 1024 == 0) {
+        v /= 1024;
+        u++;
+    }
+    size_t k = hak_fmt_u64(num, v), n = 0;
+    while (n + k + 1 + strlen(units[u]) < width)
+        buf[n++] = ' ';
+    memcpy(buf + n, num, k);
+    buf[n + k] = ' ';
+    return put_str(buf, n + k + 1, units[u]);
+}
+
 /* Where every value starts: after the longest label ("madvise calls
  * (huge pages)", "elo off; release threshold") and two spaces, so that the
  * figures read down one column.  A label that outgrows it still gets its
@@ -151,8 +169,8 @@ static void elo_report(int fd)
         double r = arms[b].rating;
         char buf[160];
         size_t n = put_str(buf, 0, "  ");
-        n += hak_fmt_u64(buf + n, hak_elo_arm_threshold(b) >> 10);
-        n = put_str(buf, n, r < 0 ? " KiB: -" : " KiB: ");
+        n += fmt_exact(buf + n, hak_elo_arm_threshold(b), 7);   /* "512 KiB" the widest */
+        n = put_str(buf, n, r < 0 ? ": -" : ": ");
         n += hak_fmt_u64(buf + n, (uint64_t)((r < 0 ? -r : r) + 0.5));
         n = put_str(buf, n, ", ");
         n += hak_fmt_u64(buf + n, (uint64_t)arms[b].cost);

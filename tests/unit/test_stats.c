@@ -321,6 +321,19 @@ START_TEST(test_byte_figures_in_human_units_with_exact_figure)
 }
 END_TEST
 
+/* The arms' thresholds as they are set, right-aligned into a table. */
+START_TEST(test_leaderboard_thresholds_in_exact_units)
+{
+    unit_init();
+    read_report();
+    static const char *const arm[] = { "\n  512 KiB: ", "\n    1 MiB: ", "\n  256 MiB: ",
+                                       "\n    1 GiB: ", "\n   64 GiB: " };
+    for (size_t i = 0; i < sizeof arm / sizeof arm[0]; i++)
+        ck_assert_msg(strstr(report, arm[i]) != NULL, "no \"%s\" in the leaderboard", arm[i] + 1);
+    ck_assert_ptr_null(strstr(report, "1024 KiB: "));
+}
+END_TEST
+
 /* The size argument: a larger struct (a newer caller) gets the known
  * fields and the rest untouched; a smaller one than the first version is
  * refused. */
@@ -358,6 +371,7 @@ static Suite *suite(void)
     UNIT_TEST(tc, test_report_values_aligned_in_one_column);
     UNIT_TEST(tc, test_fmt_bytes);
     UNIT_TEST(tc, test_byte_figures_in_human_units_with_exact_figure);
+    UNIT_TEST(tc, test_leaderboard_thresholds_in_exact_units);
     suite_add_tcase(s, tc);
     return s;
 }
