@@ -551,6 +551,10 @@ typedef struct hak_mallinfo_s {
 void hak_stats_mallinfo(hak_mallinfo_t *m);
 void hak_stats_add(_Atomic uint64_t *c, int64_t delta, _Atomic uint64_t *peak);
 void hak_stats_report(int fd);
+/* "168820736 (161.0 MiB)", below 1 KiB the figure alone: the report's
+ * byte figures.  buf: HAK_FMT_BYTES_MAX (the longest is 33 characters). */
+#define HAK_FMT_BYTES_MAX 40
+size_t hak_fmt_bytes(char *buf, uint64_t v);
 void hak_stats_exit_report(void);     /* HAKMEM_STATS=1: to HAKMEM_STATS_FILE or stderr */
 
 #if HAKMEM_DEBUG_COUNTERS

@@ -31,31 +31,107 @@ void hak_stats_add(_Atomic uint64_t *c, int64_t delta, _Atomic uint64_t *peak)
     }
 }
 
-static void line(int fd, const char *name, uint64_t v)
-{
-    char buf[128], num[24];
-    size_t n = strlen(name);
-    if (n > 60)
-        n = 60;
-    memcpy(buf, "  ", 2);
-    memcpy(buf + 2, name, n);
-    n += 2;
-    do
-        buf[n++] = ' ';
-    while (n < 28);
-    size_t k = hak_fmt_u64(num, v);
-    memcpy(buf + n, num, k);
-    n += k;
-    buf[n++] = '\n';
-    buf[n] = '\0';
-    hak_write_str(fd, buf);
-}
-
 static size_t put_str(char *buf, size_t n, const char *s)
 {
     size_t k = strlen(s);
     memcpy(buf + n, s, k);
     return n + k;
+}
+
+static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
+
+/* The exact figure first, which scripts read, then the size in the
+ * largest unit it reaches, rounded to one decimal in integers: the report
+ * runs inside the allocator, without printf. */
+size_t hak_fmt_bytes(char *buf, uint64_t v)
+{
+    size_t n = hak_fmt_u64(buf, v);
+    if (v < 1024)
+        return n;
+    unsigned u = 1;
+    while (u < 6 && v >> (10 * u + 10) != 0)
+        u++;
+    unsigned shift = 10 * u;
+    uint64_t whole = v >> shift, rest = v & (((uint64_t)1 << shift) - 1);
+    uint64_t tenths = (rest * 10 + ((uint64_t)1 << (shift - 1))) >> shift;   /* < 2^64: rest < 2^60 */
+    if (tenths == 10) {
+        whole++;
+        tenths = 0;
+    }
+    if (whole == 1024) {       /* 1023.96 KiB reads 1.0 MiB */
+        whole = 1;
+        u++;
+    }
+    n = put_str(buf, n, " (");
+    n += hak_fmt_u64(buf + n, whole);
+    buf[n++] = '.';
+    buf[n++] = (char)('0' + tenths);
+    buf[n++] = ' ';
+    n = put_str(buf, n, units[u]);
+    n = put_str(buf, n, ")");
+    buf[n] = '\0';
+    return n;
+}
+
+/* A size in the largest unit that divides it ("512 KiB", "64 GiB"), as
+ * the arms' thresholds are set; right-aligned to `width`. */
+static size_t fmt_exact(char *buf, uint64_t v, size_t width)
+{
+    char num[24];
+    unsigned u = 0;
+    while (u < 6 && v >= 1024 && v % 1024 == 0) {
+        v /= 1024;
+        u++;
+    }
+    size_t k = hak_fmt_u64(num, v), n = 0;
+    while (n + k + 1 + strlen(units[u]) < width)
+        buf[n++] = ' ';
+    memcpy(buf + n, num, k);
+    buf[n + k] = ' ';
+    return put_str(buf, n + k + 1, units[u]);
+}
+
+/* Where every value starts: after the longest label ("madvise calls
+ * (huge pages)", "elo off; release threshold") and two spaces, so that the
+ * figures read down one column.  A label that outgrows it still gets its
+ * two spaces, and tests/unit/test_stats.c fails until the column is widened. */
+#define VALUE_COL 30
+
+/* "  name      value\n", one write per line. */
+static void put_line(int fd, const char *name, const char *value)
+{
+    char buf[192];
+    size_t len = strlen(name), vlen = strlen(value);
+    hak_assert(len <= 100 && vlen <= 48);      /* the report's own labels, at most ~30 */
+    if (len > 100)
+        len = 100;
+    if (vlen > 48)
+        vlen = 48;
+    size_t n = 2, end = 2 + len + 2 > VALUE_COL ? 2 + len + 2 : VALUE_COL;
+    memcpy(buf, "  ", 2);
+    memcpy(buf + n, name, len);
+    for (n += len; n < end; n++)
+        buf[n] = ' ';
+    memcpy(buf + n, value, vlen);
+    n += vlen;
+    buf[n++] = '\n';
+    buf[n] = '\0';
+    hak_write_str(fd, buf);
+}
+
+static void line(int fd, const char *name, uint64_t v)
+{
+    char num[24];
+    hak_fmt_u64(num, v);
+    put_line(fd, name, num);
+}
+
+/* For the figures that count bytes (others count calls or blocks). */
+static void bytes_line(int fd, const char *name, uint64_t v)
+{
+    char num[HAK_FMT_BYTES_MAX];
+    hak_fmt_bytes(num, v);
+    put_line(fd, name, num);
 }
 
 /* The leaderboard, best first: threshold, rating, predicted cost per
@@ -69,12 +145,12 @@ static void elo_report(int fd)
     hak_elo_check_t chk;
     unsigned lead = hak_elo_snapshot(arms, &epochs, &chk);
     if (!hak_opt.elo) {
-        line(fd, "elo off; release threshold", atomic_load(&hak_elo_threshold));
+        bytes_line(fd, "elo off; release threshold", atomic_load(&hak_elo_threshold));
         return;
     }
     hak_write_str(fd, "elo (threshold: rating, predicted ns/event, epochs led, won-lost)\n");
     line(fd, "epochs", epochs);
-    line(fd, "leader threshold", hak_elo_arm_threshold(lead));
+    bytes_line(fd, "leader threshold", hak_elo_arm_threshold(lead));
     line(fd, "predicted ns (all epochs)", (uint64_t)chk.predicted_sum);
     line(fd, "measured ns (all epochs)", (uint64_t)chk.measured_sum);
     line(fd, "predicted ns/event (last)", (uint64_t)chk.predicted);
@@ -93,8 +169,8 @@ static void elo_report(int fd)
         double r = arms[b].rating;
         char buf[160];
         size_t n = put_str(buf, 0, "  ");
-        n += hak_fmt_u64(buf + n, hak_elo_arm_threshold(b) >> 10);
-        n = put_str(buf, n, r < 0 ? " KiB: -" : " KiB: ");
+        n += fmt_exact(buf + n, hak_elo_arm_threshold(b), 7);   /* "512 KiB" the widest */
+        n = put_str(buf, n, r < 0 ? ": -" : ": ");
         n += hak_fmt_u64(buf + n, (uint64_t)((r < 0 ? -r : r) + 0.5));
         n = put_str(buf, n, ", ");
         n += hak_fmt_u64(buf + n, (uint64_t)arms[b].cost);
@@ -181,11 +257,11 @@ static void classes_report(int fd)
         strcpy(name + n, " in use");
         line(fd, name, s.in_use[k]);
         strcpy(name + n, " bytes in use");
-        line(fd, name, s.in_use_bytes[k]);
+        bytes_line(fd, name, s.in_use_bytes[k]);
     }
     line(fd, "remote frees", s.remote_frees);
     line(fd, "page faults", s.page_faults);
-    line(fd, "peak RSS bytes", s.peak_rss_bytes);
+    bytes_line(fd, "peak RSS bytes", s.peak_rss_bytes);
 }
 
 /* Lock-free but for BigCache's and the batch's: a snapshot of counters. */
@@ -244,8 +320,8 @@ void hak_stats_report(int fd)
 {
     hak_large_publish();
     hak_write_str(fd, "hakmem " PACKAGE_VERSION " statistics\n");
-    line(fd, "mapped bytes", LOAD(mapped));
-    line(fd, "mapped bytes (peak)", LOAD(mapped_peak));
+    bytes_line(fd, "mapped bytes", LOAD(mapped));
+    bytes_line(fd, "mapped bytes (peak)", LOAD(mapped_peak));
     line(fd, "mmap calls", LOAD(map_calls));
     line(fd, "munmap calls", LOAD(unmap_calls));
     line(fd, "superslabs", LOAD(superslabs));
@@ -270,25 +346,25 @@ void hak_stats_report(int fd)
     line(fd, "blocks not kept", LOAD(bc_rejects));
     line(fd, "evicted (bytes bound)", LOAD(bc_evicted));
     line(fd, "evicted (decay)", LOAD(bc_decayed));
-    line(fd, "bytes held", hak_bigcache_held());
-    line(fd, "bytes held (peak)", LOAD(bc_bytes_peak));
-    line(fd, "bytes bound (now)", hak_bigcache_bound());
+    bytes_line(fd, "bytes held", hak_bigcache_held());
+    bytes_line(fd, "bytes held (peak)", LOAD(bc_bytes_peak));
+    bytes_line(fd, "bytes bound (now)", hak_bigcache_bound());
     line(fd, "large in-place resizes", LOAD(large_inplace));
     line(fd, "large mremaps", LOAD(large_mremaps));
-    line(fd, "large bytes fresh", LOAD(large_fresh_bytes));
+    bytes_line(fd, "large bytes fresh", LOAD(large_fresh_bytes));
     hak_write_str(fd, "batch\n");
     line(fd, "ranges released", LOAD(batch_ranges));
-    line(fd, "bytes released", LOAD(batch_bytes));
+    bytes_line(fd, "bytes released", LOAD(batch_bytes));
     line(fd, "flushes", LOAD(batch_flushes));
     line(fd, "ranges coalesced", LOAD(batch_coalesced));
     line(fd, "madvise calls (release)", LOAD(madvise_calls));
-    line(fd, "madvise bytes (release)", LOAD(madvise_bytes));
+    bytes_line(fd, "madvise bytes (release)", LOAD(madvise_bytes));
     line(fd, "madvise calls (huge pages)", LOAD(advise_calls));
     line(fd, "pending reused", LOAD(batch_reused));
     line(fd, "retained reused", LOAD(retained_reused));
     line(fd, "reuses cancelled", LOAD(batch_cancels));
     line(fd, "slabs decommitted", LOAD(slab_decommits));
-    line(fd, "bytes retained", hak_batch_retained());
+    bytes_line(fd, "bytes retained", hak_batch_retained());
     elo_report(fd);
     classes_report(fd);
 #if HAKMEM_DEBUG_COUNTERS

@@ -25,8 +25,9 @@ fail() {
 }
 for v in $(env | sed -n 's/^\(HAKMEM_[A-Za-z0-9_]*\)=.*/\1/p'); do unset "$v"; done
 
-figure() {   # $1 report, $2 label: the number after it ("tiny in use 12")
-    sed -n "s/^  $2  *\([0-9][0-9]*\)\$/\1/p" "$1" | head -1
+figure() {   # $1 report, $2 label: the number after it ("tiny in use  12",
+             # "peak RSS bytes  7884800 (7.5 MiB)")
+    sed -n "s/^  $2  *\([0-9][0-9]*\)\( (.*)\)\{0,1\}\$/\1/p" "$1" | head -1
 }
 class_in_use() {   # $1 report, $2 class size: the class line's third figure
     sed -n "s/^  class $2: [0-9]*, [0-9]*, \([0-9]*\),.*/\1/p" "$1" | head -1

@@ -2,7 +2,8 @@
  * frees by two threads (some of them remote) must show up as exactly
  * those numbers in the report's "size classes" section, while the
  * allocating heap is live and after it is retired, and in hak_stats_get.
- * Counts are read from the report itself, as a user would. */
+ * Counts are read from the report itself, as a user would.  And the
+ * report's layout: values in one column, byte figures exact and in units. */
 #include "unit.h"
 #include <errno.h>
 #include <pthread.h>
@@ -55,6 +56,47 @@ static uint64_t report_value(const char *name)
     const char *p = strstr(report, key);
     ck_assert_msg(p != NULL, "no %s in the report", name);
     return strtoull(p + strlen(key), NULL, 10);
+}
+
+/* Where the value of a "  label  value" line starts, or -1 for the lines
+ * that are tables of their own: a size class ("  class 48: ...") or an
+ * arm of the leaderboard ("  512 KiB: ..."). */
+static int value_column(const char *line, size_t len)
+{
+    size_t i = 0;
+    while (i < len && line[i] == ' ')
+        i++;
+    if (i < 2 || i == len || (line[i] >= '0' && line[i] <= '9') ||
+        strncmp(line + i, "class ", 6) == 0)
+        return -1;
+    while (i + 1 < len && !(line[i] == ' ' && line[i + 1] == ' '))
+        i++;
+    ck_assert_msg(i + 1 < len, "no two spaces between label and value: \"%.*s\"", (int)len, line);
+    while (line[i] == ' ')
+        i++;
+    return (int)i;
+}
+
+/* Every label/value line before the options (NAME=value, a listing of
+ * their own) has its value in one column; returns how many there are. */
+static int check_value_column(void)
+{
+    const char *end = strstr(report, "\noptions\n");
+    ck_assert_ptr_nonnull(end);
+    int col = -1, lines = 0;
+    for (const char *p = report; p < end;) {
+        const char *nl = strchr(p, '\n');
+        int c = value_column(p, (size_t)(nl - p));
+        if (c >= 0) {
+            if (col < 0)
+                col = c;
+            ck_assert_msg(c == col, "value at column %d, not %d: \"%.*s\"", c, col,
+                          (int)(nl - p), p);
+            lines++;
+        }
+        p = nl + 1;
+    }
+    return lines;
 }
 
 static void *blocks[N];
@@ -193,6 +235,105 @@ START_TEST(test_large_blocks)
 }
 END_TEST
 
+/* With the tournament on and off (its line "elo off; release threshold"
+ * is among the longest labels). */
+START_TEST(test_report_values_aligned_in_one_column)
+{
+    unit_init();
+    void *p = hak_malloc((size_t)4 << 20);
+    read_report();
+    ck_assert_int_ge(check_value_column(), 60);
+    ck_assert_ptr_nonnull(strstr(report, "\n  madvise calls (huge pages)  "));
+    bool elo = hak_opt.elo;
+    hak_opt.elo = false;
+    read_report();
+    hak_opt.elo = elo;
+    ck_assert_int_ge(check_value_column(), 50);
+    ck_assert_ptr_nonnull(strstr(report, "\n  elo off; release threshold  "));
+    hak_free(p);
+}
+END_TEST
+
+/* Edges of the units and of the rounding, in integers (no printf). */
+START_TEST(test_fmt_bytes)
+{
+    static const struct {
+        uint64_t v;
+        const char *want;
+    } t[] = {
+        { 0, "0" },
+        { 1023, "1023" },
+        { 1024, "1024 (1.0 KiB)" },
+        { 1075, "1075 (1.0 KiB)" },                 /* 1.0498 */
+        { 1076, "1076 (1.1 KiB)" },                 /* 1.0508 */
+        { 1535, "1535 (1.5 KiB)" },
+        { 1048524, "1048524 (1023.9 KiB)" },
+        { 1048525, "1048525 (1.0 MiB)" },          /* 1023.95 KiB rounds up to 1 MiB */
+        { 168820736, "168820736 (161.0 MiB)" },
+        { 33554432, "33554432 (32.0 MiB)" },
+        { (uint64_t)64 << 30, "68719476736 (64.0 GiB)" },
+        { ((uint64_t)1 << 40) - 1, "1099511627775 (1.0 TiB)" },
+        { UINT64_MAX, "18446744073709551615 (16.0 EiB)" },
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        char buf[HAK_FMT_BYTES_MAX];
+        size_t n = hak_fmt_bytes(buf, t[i].v);
+        ck_assert_str_eq(buf, t[i].want);
+        ck_assert_uint_eq(n, strlen(t[i].want));
+    }
+}
+END_TEST
+
+/* "  label  EXACT (X.Y UNIT)": the exact figure, and the same in units. */
+static void check_bytes_line(const char *name, uint64_t exact, const char *unit)
+{
+    char key[64];
+    snprintf(key, sizeof key, "\n  %s  ", name);
+    const char *p = strstr(report, key);
+    ck_assert_msg(p != NULL, "no %s in the report", name);
+    uint64_t v, whole, tenths;
+    char u[8];
+    ck_assert_int_eq(sscanf(p + strlen(key), " %lu (%lu.%1lu %7[A-Za-z])", &v, &whole, &tenths, u), 4);
+    ck_assert_uint_eq(v, exact);
+    ck_assert_str_eq(u, unit);
+    uint64_t scale = strcmp(unit, "KiB") == 0 ? 1 << 10 : strcmp(unit, "MiB") == 0 ? 1 << 20 : 1u << 30;
+    uint64_t shown = whole * scale + tenths * scale / 10;
+    ck_assert_uint_le(shown > exact ? shown - exact : exact - shown, scale / 20);
+}
+
+START_TEST(test_byte_figures_in_human_units_with_exact_figure)
+{
+    unit_init();
+    void *p = hak_malloc((size_t)4 << 20);
+    ck_assert_ptr_nonnull(p);
+    struct hak_stats s;
+    ck_assert_int_eq(hak_stats_get(&s, sizeof s), 0);
+    read_report();
+    check_bytes_line("mapped bytes", s.mapped, "MiB");
+    check_bytes_line("mapped bytes (peak)", s.mapped_peak, "MiB");
+    ck_assert_uint_ge(report_value("large bytes in use"), (size_t)4 << 20);
+    check_bytes_line("large bytes in use", report_value("large bytes in use"), "MiB");
+    check_bytes_line("peak RSS bytes", report_value("peak RSS bytes"), "MiB");
+    const char *c = strstr(report, "\n  mmap calls ");       /* counts stay bare figures */
+    ck_assert_ptr_nonnull(c);
+    ck_assert_ptr_null(memchr(c, '(', (size_t)(strchr(c + 1, '\n') - c)));
+    hak_free(p);
+}
+END_TEST
+
+/* The arms' thresholds as they are set, right-aligned into a table. */
+START_TEST(test_leaderboard_thresholds_in_exact_units)
+{
+    unit_init();
+    read_report();
+    static const char *const arm[] = { "\n  512 KiB: ", "\n    1 MiB: ", "\n  256 MiB: ",
+                                       "\n    1 GiB: ", "\n   64 GiB: " };
+    for (size_t i = 0; i < sizeof arm / sizeof arm[0]; i++)
+        ck_assert_msg(strstr(report, arm[i]) != NULL, "no \"%s\" in the leaderboard", arm[i] + 1);
+    ck_assert_ptr_null(strstr(report, "1024 KiB: "));
+}
+END_TEST
+
 /* The size argument: a larger struct (a newer caller) gets the known
  * fields and the rest untouched; a smaller one than the first version is
  * refused. */
@@ -227,6 +368,10 @@ static Suite *suite(void)
     UNIT_TEST(tc, test_heapless_remote_frees);
     UNIT_TEST(tc, test_large_blocks);
     UNIT_TEST(tc, test_stats_get_sizes);
+    UNIT_TEST(tc, test_report_values_aligned_in_one_column);
+    UNIT_TEST(tc, test_fmt_bytes);
+    UNIT_TEST(tc, test_byte_figures_in_human_units_with_exact_figure);
+    UNIT_TEST(tc, test_leaderboard_thresholds_in_exact_units);
     suite_add_tcase(s, tc);
     return s;
 }
