@@ -323,10 +323,20 @@ static bool remap(hak_large_t *l, size_t map)
         char *t = hak_os_reserve_aligned(map, HAK_SS_SIZE);
         if (t == NULL)
             return false;
-        p = hak_registry_prepare((uintptr_t)t, map)
-            ? hak_os_remap((void *)old, old_map, map, t)
-            : NULL;
+        if (!hak_registry_prepare((uintptr_t)t, map)) {
+            hak_os_unmap(t, map);
+            return false;
+        }
+        /* The windows the block leaves are forgotten before it leaves
+         * them: once the kernel has moved it, another thread may map a
+         * slab there and register it, which clearing them afterwards
+         * would undo (a later free of that slab's blocks: "invalid
+         * pointer").  Nobody else may look the block up meanwhile: it is
+         * being resized, not live or cached. */
+        hak_registry_set(old, old_map, 0);
+        p = hak_os_remap((void *)old, old_map, map, t);
         if (p == NULL) {
+            hak_registry_set(old, old_map, (uintptr_t)l | HAK_TAG_LARGE);
             hak_os_unmap(t, map);
             return false;
         }
@@ -341,11 +351,6 @@ static bool remap(hak_large_t *l, size_t map)
     bool ok = hak_registry_set(l->user, map, (uintptr_t)l | HAK_TAG_LARGE);
     hak_assert(ok);
     (void)ok;
-    if (l->user != old) {
-        /* Only the windows the block left: the new range may overlap none
-         * of them (mremap never overlaps), so clear them all. */
-        hak_registry_set(old, old_map, 0);
-    }
     return true;
 }
 
